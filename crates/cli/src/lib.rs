@@ -1,0 +1,94 @@
+//! Command-line front end of reignite: argument parsing, output formatting and
+//! exit codes. Every subcommand lives in its own module under `cmd/`; all real
+//! work happens in the domain crates.
+
+use std::ffi::OsString;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// Provisioning and drift-free reconfiguration for immutable Linux hosts.
+///
+/// Exit status: 0 success, 1 failure, 2 usage error. Data goes to stdout,
+/// diagnostics to stderr. Human output is not meant for parsing: use
+/// `--format json` where offered.
+#[derive(Debug, Parser)]
+#[command(name = "reignite", version, help_expected = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Parse and validate Ignition JSON or Butane YAML configs.
+    Validate(cmd::validate::Args),
+    /// Translate a Butane YAML config into Ignition JSON.
+    Translate(cmd::translate::Args),
+    /// Provision a target root from a config (Ignition's fetch and files stages).
+    Apply(cmd::apply::Args),
+    /// Manage GPT A/B USR slots: status, install, activate, mark-good, rollback.
+    Slots(cmd::slots::Args),
+}
+
+/// Runs the command line `args` and returns the process exit code.
+pub fn run<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    init_logging();
+    let result = match cli.command {
+        Command::Validate(a) => cmd::validate::run(a),
+        Command::Translate(a) => cmd::translate::run(a),
+        Command::Apply(a) => cmd::apply::run(a),
+        Command::Slots(a) => cmd::slots::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return 0;
+            }
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("REIGNITE_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

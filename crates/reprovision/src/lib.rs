@@ -1,0 +1,2 @@
+//! Reconfiguration without drift: generations, keep-set, plan, switch, reset
+//! staging, boot-time execution, trash and rollback.

@@ -1,0 +1,2 @@
+//! Shared system utilities: the one atomic-write helper and the one wrapper
+//! for running external tools.
