@@ -1,3 +1,7 @@
 //! Ignition config model, spec 3.0.0 – 3.7.0-experimental: parsing with
 //! positions, validation with Ignition's exact reports, translation up to the
 //! newest version and parent/child merging. Pure: no I/O.
+
+pub mod types;
+
+pub use types::*;
