@@ -2,6 +2,7 @@
 //! positions, validation with Ignition's exact reports, translation up to the
 //! newest version and parent/child merging. Pure: no I/O.
 
+pub mod report;
 pub mod types;
 
 pub use types::*;

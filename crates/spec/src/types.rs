@@ -476,8 +476,22 @@ macro_rules! impl_is_empty {
 }
 
 impl_is_empty!(
-    KernelArguments, Passwd, Storage, Systemd, IgnitionConfig, Proxy, Security, Tls, Timeouts,
-    Resource, Verification, NodeUser, NodeGroup, Cex, Clevis, ClevisCustom,
+    KernelArguments,
+    Passwd,
+    Storage,
+    Systemd,
+    IgnitionConfig,
+    Proxy,
+    Security,
+    Tls,
+    Timeouts,
+    Resource,
+    Verification,
+    NodeUser,
+    NodeGroup,
+    Cex,
+    Clevis,
+    ClevisCustom,
 );
 
 impl Config {
