@@ -1,2 +1,10 @@
-//! Shared system utilities: the one atomic-write helper and the one wrapper
-//! for running external tools.
+//! Shared system utilities: the one atomic-write helper (`atomic`) and the one
+//! wrapper for running external tools (`command`). Everything that writes a
+//! file into a target root or runs a tool goes through here, so durability and
+//! error reporting are decided in one place.
+
+pub mod atomic;
+pub mod command;
+
+pub use atomic::{atomic_write_at, sync_filesystem, AtomicWriteError, Durability, WriteOptions};
+pub use command::{CommandError, CommandRunExt};
