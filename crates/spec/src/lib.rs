@@ -4,5 +4,6 @@
 
 pub mod report;
 pub mod types;
+pub mod validate;
 
 pub use types::*;
