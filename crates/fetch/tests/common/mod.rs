@@ -1,0 +1,273 @@
+//! Test servers on 127.0.0.1 ephemeral ports: a tiny HTTP/1.1 server driven
+//! by a handler closure, a CONNECT proxy and a TFTP server. Each runs on
+//! its own thread for the life of the test process.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+/// A request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub path: String,
+    /// Header names lower-cased, in order.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == &name.to_ascii_lowercase())
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What the handler answers.
+pub enum Reply {
+    /// Status, extra headers, body.
+    Full(u16, Vec<(String, String)>, Vec<u8>),
+    /// A body streamed from a reader with a known length.
+    Stream(u16, u64, Box<dyn Read + Send>),
+    /// Accept the request and never answer.
+    Hang,
+}
+
+pub fn ok(body: impl Into<Vec<u8>>) -> Reply {
+    Reply::Full(200, vec![], body.into())
+}
+
+pub fn status(code: u16) -> Reply {
+    Reply::Full(code, vec![], format!("status {code}").into_bytes())
+}
+
+pub fn redirect(code: u16, location: &str) -> Reply {
+    Reply::Full(code, vec![("Location".into(), location.into())], vec![])
+}
+
+type Handler = dyn Fn(&Request) -> Reply + Send + Sync;
+
+/// A running HTTP server.
+pub struct HttpServer {
+    pub addr: SocketAddr,
+    pub log: Arc<Mutex<Vec<Request>>>,
+}
+
+impl HttpServer {
+    pub fn start(handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let handler: Arc<Handler> = Arc::new(handler);
+        let log2 = log.clone();
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let handler = handler.clone();
+                let log = log2.clone();
+                thread::spawn(move || serve_conn(stream, &*handler, &log));
+            }
+        });
+        HttpServer { addr, log }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+fn serve_conn(stream: TcpStream, handler: &Handler, log: &Mutex<Vec<Request>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut out = stream;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+        let mut headers = Vec::new();
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((n, v)) = h.split_once(':') {
+                headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
+            }
+        }
+        let req = Request { path, headers };
+        log.lock().unwrap().push(req.clone());
+        match handler(&req) {
+            Reply::Hang => {
+                thread::sleep(Duration::from_secs(30));
+                return;
+            }
+            Reply::Full(code, extra, body) => {
+                let mut head = format!("HTTP/1.1 {code} X\r\nContent-Length: {}\r\n", body.len());
+                for (n, v) in extra {
+                    head.push_str(&format!("{n}: {v}\r\n"));
+                }
+                head.push_str("\r\n");
+                if out.write_all(head.as_bytes()).is_err() || out.write_all(&body).is_err() {
+                    return;
+                }
+            }
+            Reply::Stream(code, len, mut body) => {
+                let head = format!("HTTP/1.1 {code} X\r\nContent-Length: {len}\r\n\r\n");
+                if out.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                if std::io::copy(&mut body, &mut out).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// A CONNECT proxy that tunnels every request to `backend`, whatever host
+/// was asked for, and records the CONNECT targets.
+pub struct ConnectProxy {
+    pub addr: SocketAddr,
+    pub targets: Arc<Mutex<Vec<String>>>,
+}
+
+impl ConnectProxy {
+    pub fn start(backend: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let targets = Arc::new(Mutex::new(Vec::new()));
+        let t2 = targets.clone();
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(client) = stream else { continue };
+                let targets = t2.clone();
+                thread::spawn(move || {
+                    let mut reader = BufReader::new(client.try_clone().unwrap());
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    loop {
+                        let mut h = String::new();
+                        if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                            break;
+                        }
+                    }
+                    targets.lock().unwrap().push(line.trim().to_string());
+                    let upstream = TcpStream::connect(backend).unwrap();
+                    let mut c = client;
+                    c.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                        .unwrap();
+                    let mut up_r = upstream.try_clone().unwrap();
+                    let mut c_w = c.try_clone().unwrap();
+                    thread::spawn(move || {
+                        let _ = std::io::copy(&mut up_r, &mut c_w);
+                    });
+                    let mut up_w = upstream;
+                    // Bytes the BufReader already pulled in belong upstream.
+                    let buffered = reader.buffer().to_vec();
+                    let _ = up_w.write_all(&buffered);
+                    let _ = std::io::copy(&mut reader, &mut up_w);
+                });
+            }
+        });
+        ConnectProxy { addr, targets }
+    }
+}
+
+/// TFTP server behaviour knobs.
+#[derive(Clone, Default)]
+pub struct TftpBehaviour {
+    /// Drop the first transmission of this block number (forces a retransmit).
+    pub drop_block_once: Option<u16>,
+}
+
+/// A TFTP server serving `files` (name as sent in the RRQ → contents).
+pub struct TftpServer {
+    pub addr: SocketAddr,
+    pub requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl TftpServer {
+    pub fn start(files: Vec<(String, Vec<u8>)>, behaviour: TftpBehaviour) -> Self {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = sock.local_addr().unwrap();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let r2 = requests.clone();
+        let files = Arc::new(files);
+        thread::spawn(move || {
+            let mut buf = [0u8; 1024];
+            loop {
+                let Ok((n, client)) = sock.recv_from(&mut buf) else {
+                    return;
+                };
+                if n < 4 || buf[1] != 1 {
+                    continue;
+                }
+                let name_end = buf[2..n].iter().position(|&b| b == 0).unwrap() + 2;
+                let name = String::from_utf8_lossy(&buf[2..name_end]).to_string();
+                r2.lock().unwrap().push(name.clone());
+                let files = files.clone();
+                let behaviour = behaviour.clone();
+                thread::spawn(move || serve_tftp(client, &name, &files, behaviour));
+            }
+        });
+        TftpServer { addr, requests }
+    }
+}
+
+fn serve_tftp(client: SocketAddr, name: &str, files: &[(String, Vec<u8>)], b: TftpBehaviour) {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let Some((_, data)) = files.iter().find(|(n, _)| n == name) else {
+        let mut e = vec![0, 5, 0, 1];
+        e.extend_from_slice(b"File not found\0");
+        sock.send_to(&e, client).unwrap();
+        return;
+    };
+    let mut dropped = false;
+    let mut block: u16 = 1;
+    let mut offset = 0;
+    loop {
+        let end = (offset + 512).min(data.len());
+        let mut pkt = vec![0, 3];
+        pkt.extend_from_slice(&block.to_be_bytes());
+        pkt.extend_from_slice(&data[offset..end]);
+        let mut acked = false;
+        for _ in 0..20 {
+            if b.drop_block_once == Some(block) && !dropped {
+                dropped = true;
+            } else {
+                sock.send_to(&pkt, client).unwrap();
+            }
+            let mut ack = [0u8; 16];
+            match sock.recv_from(&mut ack) {
+                Ok((4, _)) if ack[1] == 4 && u16::from_be_bytes([ack[2], ack[3]]) == block => {
+                    acked = true;
+                    break;
+                }
+                _ => continue,
+            }
+        }
+        if !acked {
+            return;
+        }
+        if end - offset < 512 {
+            return;
+        }
+        offset = end;
+        block = block.wrapping_add(1);
+    }
+}
