@@ -1,9 +1,39 @@
 //! Ignition config model, spec 3.0.0 – 3.7.0-experimental: parsing with
 //! positions, validation with Ignition's exact reports, translation up to the
 //! newest version and parent/child merging. Pure: no I/O.
+//!
+//! # API
+//!
+//! * [`parse`]`(bytes) -> Result<`[`Parsed`]`, `[`ParseError`]`>` does what
+//!   Ignition's `ParseCompatibleVersion` does: JSON with Go's quirks
+//!   (case-insensitive keys, last duplicate key wins and merges, `null` =
+//!   absent, strict `int`s), exact version dispatch, decoding under that
+//!   version's schema, validation and translation. [`Parsed::config`] is the
+//!   config translated to [`NEWEST_VERSION`], [`Parsed::version`] the source
+//!   version, [`Parsed::report`] the warnings. An invalid config gives
+//!   [`ParseError::Invalid`] with the full report; its `Display` lines are
+//!   Ignition's (`error at $.storage.files.0.path, line 5 col 15: path not
+//!   absolute`). Report order is Ignition's: validation rules, duplicates,
+//!   unused keys; each entry has the line/column of the deepest JSON node
+//!   that exists on its path.
+//! * [`merge()`]`(parent, child)` merges two translated configs with
+//!   Ignition's rules (the child wins); [`validate_merged`] then applies the
+//!   newest version's rules without duplicates or positions, as Ignition's
+//!   fetch stage does after merging.
+//! * [`types`] (re-exported at the root) is the newest-shape model and
+//!   [`report`] the report types.
 
+mod build;
+mod decode;
+mod json;
+pub mod merge;
+mod parse;
 pub mod report;
+mod schema;
 pub mod types;
+mod unused;
 pub mod validate;
 
+pub use merge::merge;
+pub use parse::{parse, validate_merged, ParseError, Parsed, NEWEST_VERSION, SUPPORTED_VERSIONS};
 pub use types::*;

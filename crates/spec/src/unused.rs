@@ -1,0 +1,152 @@
+//! Ignition's `ValidateUnusedKeys` and `Report.Correlate`, on our JSON tree.
+//!
+//! The unused-key check walks the *decoded* config pre-order in Go field
+//! order and, for every struct that has a JSON node at the same path
+//! (looked up with exact keys, the last of duplicate keys winning, as
+//! go-json's map does), warns about each key that is not exactly one of the
+//! struct's JSON names — so `"Path"` is applied case-insensitively *and*
+//! reported as `unused key Path`. A struct whose JSON node is not an object
+//! (`"storage": null`, `"files": [null]`) gets vcontext's "context tree does
+//! not match" warning. Within one object, keys are reported in document
+//! order (Go iterates a map, i.e. randomly).
+
+use crate::decode::{GStruct, GVal};
+use crate::json::{JVal, Lines, NodeId, Tree};
+use crate::report::{ConfigPath, Entry, PathElem};
+use crate::schema::{StructDef, Ty};
+
+/// An unused-key walk's output: entries with their byte offsets.
+pub(crate) fn unused_keys(tree: &Tree, cfg: &GStruct, minor: u8) -> Vec<(Entry, usize)> {
+    let mut w = Walker {
+        tree,
+        minor,
+        out: Vec::new(),
+    };
+    w.walk(cfg.def, Some(cfg), &ConfigPath::root(), Some(0));
+    w.out
+}
+
+struct Walker<'a> {
+    tree: &'a Tree,
+    minor: u8,
+    out: Vec<(Entry, usize)>,
+}
+
+impl Walker<'_> {
+    fn walk(
+        &mut self,
+        def: &'static StructDef,
+        val: Option<&GStruct>,
+        path: &ConfigPath,
+        tnode: Option<NodeId>,
+    ) {
+        let obj = match tnode.map(|t| self.tree.node(t)) {
+            None => None,
+            Some(n) => match &n.val {
+                JVal::Obj(members) => {
+                    // Unique keys, each at its last occurrence, in order.
+                    let mut keys: Vec<(&str, usize)> = Vec::new();
+                    let mut seen = std::collections::HashMap::new();
+                    for m in members {
+                        match seen.get(m.key.as_str()) {
+                            Some(&i) => keys[i] = (m.key.as_str(), m.key_pos),
+                            None => {
+                                seen.insert(m.key.as_str(), keys.len());
+                                keys.push((&m.key, m.key_pos));
+                            }
+                        }
+                    }
+                    keys.sort_by_key(|&(_, pos)| pos);
+                    for (k, pos) in keys {
+                        let known = def
+                            .fields
+                            .iter()
+                            .any(|f| f.in_version(self.minor) && f.name == k);
+                        if !known {
+                            self.out.push((
+                                Entry::warning(path.field(k), format!("unused key {k}")),
+                                pos,
+                            ));
+                        }
+                    }
+                    tnode
+                }
+                _ => {
+                    self.out.push((
+                        Entry::warning(
+                            path.clone(),
+                            format!(
+                                "context tree does not match content tree at {path}. Line and column reporting may be inconsistent. Unused keys may not be reported"
+                            ),
+                        ),
+                        n.start,
+                    ));
+                    None
+                }
+            },
+        };
+        for (idx, f) in def.fields.iter().enumerate() {
+            if !f.in_version(self.minor) {
+                continue;
+            }
+            let slot = val.map(|v| &v.vals[idx]);
+            let child_t = obj
+                .and_then(|t| self.tree.get_member(t, f.name))
+                .map(|m| m.val);
+            let fpath = path.field(f.name);
+            match f.ty {
+                Ty::Struct(d) => {
+                    let sval = match slot {
+                        Some(GVal::Struct(s)) => Some(&**s),
+                        _ => None,
+                    };
+                    if f.ptr && sval.is_none() {
+                        continue; // nil pointer: not descended
+                    }
+                    self.walk(d, sval, &fpath, child_t);
+                }
+                Ty::StructList(d) => {
+                    let Some(GVal::List(l)) = slot else { continue };
+                    let items = child_t.and_then(|t| match &self.tree.node(t).val {
+                        JVal::Arr(items) => Some(items),
+                        _ => None,
+                    });
+                    for (i, e) in l.live().iter().enumerate() {
+                        let et = items.and_then(|it| it.get(i).copied());
+                        let ev = match e {
+                            GVal::Struct(s) => Some(&**s),
+                            _ => None,
+                        };
+                        self.walk(d, ev, &fpath.index(i), et);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Byte offset of the deepest node that exists for `path` (vcontext's
+/// `getDeepestNode`).
+pub(crate) fn locate(tree: &Tree, path: &ConfigPath) -> usize {
+    let mut id = 0;
+    for e in &path.0 {
+        let next = match (e, &tree.node(id).val) {
+            (PathElem::Field(name), JVal::Obj(_)) => tree.get_member(id, name).map(|m| m.val),
+            (PathElem::Index(i), JVal::Arr(items)) => items.get(*i).copied(),
+            _ => None,
+        };
+        match next {
+            Some(n) => id = n,
+            None => break,
+        }
+    }
+    tree.node(id).start
+}
+
+/// Sets line and column of `e` from a byte offset.
+pub(crate) fn place(e: &mut Entry, lines: &Lines, offset: usize) {
+    let (l, c) = lines.line_col(offset);
+    e.line = Some(l);
+    e.column = Some(c);
+}
