@@ -1,9 +1,25 @@
 //! Ignition's stages against a target root: files (nodes, units, users and
 //! groups, SSH keys) and kernel arguments; confined, idempotent and durable.
 //!
-//! The public surface: [`manifest`] (what an apply produced; consumed by
-//! reprovision).
+//! The public surface: [`apply()`] with [`ApplyOptions`] and the [`Fetch`]
+//! trait it reads contents through, the [`Root`] it works in, the
+//! [`Manifest`] it produces (consumed by reprovision), and the state layout
+//! constants ([`STATE_DIR`], [`generation_dir`], [`CURRENT`]).
 
+pub(crate) mod accounts;
+mod apply;
+mod context;
+mod files;
 pub mod manifest;
+mod passwd;
+pub mod root;
+mod units;
 
+pub use apply::{
+    apply, canonical_config, current_generation, generation_dir, ApplyOptions, Outcome, CURRENT,
+    JOURNAL, KARGS_PATH, RESULT_PATH, STATE_DIR,
+};
+pub use context::{ApplyError, Event, Fetch};
 pub use manifest::Manifest;
+pub use root::Root;
+pub use units::{PRESET_PATH, UNITS_DIR};

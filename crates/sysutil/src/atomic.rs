@@ -76,6 +76,12 @@ impl AtomicWriteError {
     }
 }
 
+impl From<AtomicWriteError> for io::Error {
+    fn from(e: AtomicWriteError) -> Self {
+        io::Error::new(e.source.kind(), e.to_string())
+    }
+}
+
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// The prefix of every temporary file this module creates, so leftovers of an

@@ -1,10 +1,193 @@
-//! `reignite apply`.
+//! `reignite apply`: first-boot provisioning of a target root — Ignition's
+//! fetch stage (config assembly with base configs, merge/replace chains,
+//! validation) and files stage, recorded as generation 1. Re-running the same
+//! apply is a no-op; an interrupted apply is completed by running it again.
+//!
+//! Output: with `--format json`, one JSON object per line on stdout for each
+//! event (`{"step":…,"subject":…,"action":…}`) and a final summary object;
+//! the human format prints a short summary and is not meant for parsing.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use reignite_engine::{ApplyOptions, Event, Outcome, Root};
 
 /// Arguments of `reignite apply`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Target root directory (the host's `/` when provisioning in place).
+    #[arg(long, value_name = "DIR")]
+    pub root: PathBuf,
+
+    /// Directory holding base configs (`base.d/*.ign`,
+    /// `base.platform.d/<platform>/*.ign`), merged under the user config.
+    #[arg(long, value_name = "DIR")]
+    pub base_dir: Option<PathBuf>,
+
+    /// Platform name selecting `base.platform.d/<platform>`.
+    #[arg(long, value_name = "NAME")]
+    pub platform: Option<String>,
+
+    /// Output format: human summary (default on a terminal) or JSON Lines events.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+
+    /// fsync every file as it is written instead of one syncfs at the end.
+    #[arg(long, help_heading = "Advanced Options")]
+    pub fsync_each: bool,
+
+    /// Give up fetching a remote resource after this many seconds when the
+    /// config sets no `ignition.timeouts.httpTotal` (Ignition retries forever).
+    #[arg(
+        long,
+        default_value_t = 300,
+        value_name = "SECS",
+        help_heading = "Advanced Options"
+    )]
+    pub fetch_bound: u64,
+
+    /// Ignition config (JSON) to apply; `-` reads standard input.
+    #[arg(value_name = "CONFIG")]
+    pub config: PathBuf,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A short summary for people (not for parsing).
+    Human,
+    /// JSON Lines: one event per line, then a summary object.
+    Json,
+}
+
+/// Adapts the fetch crate's fetcher to the engine's `Fetch` trait.
+struct EngineFetcher(reignite_fetch::Fetcher);
+
+impl reignite_engine::Fetch for EngineFetcher {
+    fn fetch_into(
+        &self,
+        resource: &reignite_spec::Resource,
+        out: &mut dyn Write,
+    ) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
+        self.0.fetch_into(resource, out).map_err(|e| e.into())
+    }
+}
+
+fn read_config(path: &PathBuf) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("reading the config from standard input")?;
+    } else {
+        bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    }
+    Ok(bytes)
+}
 
 /// Runs `reignite apply`.
-pub fn run(_args: Args) -> anyhow::Result<i32> {
-    anyhow::bail!("`reignite apply` is not implemented yet")
+pub fn run(args: Args) -> Result<i32> {
+    let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
+        Format::Human
+    } else {
+        Format::Json
+    });
+    let md = std::fs::metadata(&args.root)
+        .with_context(|| format!("target root {}", args.root.display()))?;
+    if !md.is_dir() {
+        anyhow::bail!(
+            "target root {} is not a directory; pass a directory with --root",
+            args.root.display()
+        );
+    }
+    let bytes = read_config(&args.config)?;
+    let mut fetch_opts = reignite_fetch::FetchOptions::default();
+    fetch_opts.unlimited_total_bound = Some(std::time::Duration::from_secs(args.fetch_bound));
+    let mut assemble_opts = reignite_fetch::AssembleOptions::default();
+    assemble_opts.fetch = fetch_opts.clone();
+    // The whole config (base configs, merges, replace) is fetched and
+    // validated before anything in the root is touched.
+    let assembled = reignite_fetch::assemble(
+        &bytes,
+        args.base_dir.as_deref(),
+        args.platform.as_deref(),
+        &assemble_opts,
+    )
+    .with_context(|| format!("assembling the config from {}", args.config.display()))?;
+    let config = assembled.config;
+    let fetcher = reignite_fetch::Fetcher::new(fetch_opts)
+        .and_then(|f| f.with_config(&config))
+        .context("setting up fetching (timeouts, proxy, CA bundles)")?;
+    let fetcher = EngineFetcher(fetcher);
+    let root = Root::open(&args.root)
+        .with_context(|| format!("opening target root {}", args.root.display()))?;
+    let mut opts = ApplyOptions::new(&fetcher);
+    if args.fsync_each {
+        opts.durability = reignite_sysutil::Durability::Fsync;
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut io_err: Option<std::io::Error> = None;
+    let mut count = 0usize;
+    let mut on_event = |e: &Event| {
+        count += 1;
+        if format == Format::Json && io_err.is_none() {
+            let line = serde_json::to_string(e).expect("event serialises");
+            if let Err(err) = writeln!(out, "{line}") {
+                io_err = Some(err);
+            }
+        }
+    };
+    let outcome =
+        reignite_engine::apply(&root, &config, opts, &mut on_event).with_context(|| {
+            format!(
+                "applying {} to {}",
+                args.config.display(),
+                args.root.display()
+            )
+        })?;
+    if let Some(e) = io_err {
+        return Err(e).context("writing events to stdout");
+    }
+    let (generation, status, nodes) = match &outcome {
+        Outcome::Applied {
+            generation,
+            manifest,
+        } => (*generation, "applied", manifest.nodes.len()),
+        Outcome::AlreadyApplied { generation } => (*generation, "already-applied", 0),
+        _ => (0, "unknown", 0),
+    };
+    match format {
+        Format::Json => {
+            let summary = serde_json::json!({
+                "summary": {
+                    "status": status,
+                    "generation": generation,
+                    "nodes": nodes,
+                    "events": count,
+                }
+            });
+            writeln!(out, "{summary}").context("writing the summary")?;
+        }
+        Format::Human => {
+            if status == "applied" {
+                writeln!(
+                    out,
+                    "Applied {} to {}: generation {generation}, {nodes} nodes recorded.",
+                    args.config.display(),
+                    args.root.display()
+                )
+            } else {
+                writeln!(
+                    out,
+                    "{} is already applied to {} (generation {generation}); nothing changed.",
+                    args.config.display(),
+                    args.root.display()
+                )
+            }
+            .context("writing the summary")?;
+        }
+    }
+    Ok(0)
 }

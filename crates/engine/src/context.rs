@@ -1,0 +1,453 @@
+//! What every stage shares during one apply: the root, the fetcher, the
+//! manifest being built, the journal of an interrupted earlier attempt, the
+//! event sink and the failure-injection counter; plus the typed error.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::{AsFd, OwnedFd};
+
+use reignite_spec::Resource;
+use reignite_sysutil::{Durability, WriteOptions};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::accounts::AccountDb;
+use crate::manifest::{Manifest, NodeRecord, Origin, RecordKind};
+use crate::root::{split_parent, ResolveError, Root};
+
+/// Where resource contents come from. The CLI adapts `reignite_fetch::Fetcher`;
+/// tests use in-memory fetchers. Implementations decompress and verify
+/// (`verification.hash` over the decompressed bytes) while streaming into
+/// `out`, and return the number of bytes written.
+pub trait Fetch {
+    /// Streams the (decompressed, verified) contents of `resource` into `out`.
+    fn fetch_into(
+        &self,
+        resource: &Resource,
+        out: &mut dyn Write,
+    ) -> Result<u64, Box<dyn std::error::Error + Send + Sync>>;
+}
+
+/// An apply failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApplyError {
+    /// The root cannot be used (not a directory, read-only, ...). Raised
+    /// before anything is written.
+    #[error("target root {root}: {reason}")]
+    Root {
+        /// The root as given.
+        root: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The root already holds a generation of a different config.
+    #[error("target root is already provisioned (generation {generation}, config sha256 {config_sha256}); use `reignite switch` to move to another config")]
+    AlreadyProvisioned {
+        /// The recorded generation.
+        generation: u64,
+        /// Its config hash.
+        config_sha256: String,
+    },
+    /// A node conflicts with Ignition's rules; the message is Ignition's.
+    #[error("{0}")]
+    Conflict(String),
+    /// Fetching a resource for a node failed.
+    #[error("failed to create file {path:?}: fetching {source_url}: {error}")]
+    Fetch {
+        /// The node.
+        path: String,
+        /// The resource URL (data URLs abbreviated).
+        source_url: String,
+        /// The fetcher's error.
+        error: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A user or group name is unknown in the target root.
+    #[error("failed to determine correct uid and gid for {path}: no such {what} {name:?} in the target root")]
+    UnknownAccount {
+        /// The node.
+        path: String,
+        /// "user" or "group".
+        what: &'static str,
+        /// The name.
+        name: String,
+    },
+    /// Resolving a path inside the root failed.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    /// The users/groups step failed.
+    #[error("{0}")]
+    Accounts(String),
+    /// An I/O error, with the operation and path.
+    #[error("{context}: {source}")]
+    Io {
+        /// The operation, naming the path.
+        context: String,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// A failure injected by [`crate::ApplyOptions::fail_at`] (tests).
+    #[error("injected failure at commit point {0}")]
+    Injected(usize),
+}
+
+/// Adds context to io results.
+pub(crate) trait IoContext<T> {
+    fn ctx(self, f: impl FnOnce() -> String) -> Result<T, ApplyError>;
+}
+
+impl<T, E: Into<io::Error>> IoContext<T> for Result<T, E> {
+    fn ctx(self, f: impl FnOnce() -> String) -> Result<T, ApplyError> {
+        self.map_err(|e| ApplyError::Io {
+            context: f(),
+            source: e.into(),
+        })
+    }
+}
+
+/// One progress event (`--format json` prints them as JSON Lines).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Event {
+    /// The step: `files`, `units`, `presets`, `users`, `groups`, `ssh-keys`,
+    /// `kernel-arguments`, `result`, `generation`.
+    pub step: &'static str,
+    /// What the step acted on (path, unit, user, ...).
+    pub subject: String,
+    /// What happened: `created`, `replaced`, `appended`, `unchanged`,
+    /// `permissions`, `removed`, `masked`, `written`, `recorded`, ...
+    pub action: &'static str,
+}
+
+/// One line of the journal of an apply in progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "op")]
+pub(crate) enum JournalEntry {
+    /// The apply is for this config.
+    Begin { config_sha256: String },
+    /// A node, user, group or home (`user:NAME`, `group:NAME`) was created.
+    Created { what: String },
+    /// A file is about to be renamed into place with these contents.
+    Intent { path: String, sha256: String },
+}
+
+/// Journal state: what an interrupted earlier attempt did, and the open
+/// journal of this attempt.
+#[derive(Debug, Default)]
+pub(crate) struct Journal {
+    pub created: std::collections::HashSet<String>,
+    pub intents: HashMap<String, String>,
+    pub file: Option<File>,
+}
+
+impl Journal {
+    pub fn parse(text: &str) -> Self {
+        let mut j = Self::default();
+        for line in text.lines() {
+            // A torn last line from a crash is ignored.
+            match serde_json::from_str::<JournalEntry>(line) {
+                Ok(JournalEntry::Created { what }) => {
+                    j.created.insert(what);
+                }
+                Ok(JournalEntry::Intent { path, sha256 }) => {
+                    j.intents.insert(path, sha256);
+                }
+                Ok(JournalEntry::Begin { .. }) | Err(_) => {}
+            }
+        }
+        j
+    }
+
+    pub fn append(&mut self, e: &JournalEntry) -> Result<(), ApplyError> {
+        match &e {
+            JournalEntry::Created { what } => {
+                self.created.insert(what.clone());
+            }
+            JournalEntry::Intent { path, sha256 } => {
+                self.intents.insert(path.clone(), sha256.clone());
+            }
+            JournalEntry::Begin { .. } => {}
+        }
+        if let Some(f) = &mut self.file {
+            let mut line = serde_json::to_string(e).expect("journal entry serialises");
+            line.push('\n');
+            f.write_all(line.as_bytes())
+                .ctx(|| "appending to the apply journal".to_string())?;
+        }
+        Ok(())
+    }
+}
+
+/// A writer that hashes and counts what passes through.
+pub(crate) struct HashingWriter<W> {
+    pub inner: W,
+    pub hasher: Sha256,
+    pub len: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        Self {
+            inner,
+            hasher: Sha256::new(),
+            len: 0,
+        }
+    }
+    pub fn finish(self) -> (W, String, u64) {
+        (self.inner, hex::encode(self.hasher.finalize()), self.len)
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// sha256 of a readable file (hex).
+pub(crate) fn sha256_of(mut r: impl io::Read) -> io::Result<(String, u64)> {
+    let mut w = HashingWriter::new(io::sink());
+    io::copy(&mut r, &mut w)?;
+    let (_, h, n) = w.finish();
+    Ok((h, n))
+}
+
+/// A short description of a resource source for messages: data URLs are
+/// abbreviated so secrets and megabytes do not end up in logs.
+pub(crate) fn describe_source(r: &Resource) -> String {
+    match r.source.as_deref() {
+        None => "(no source)".into(),
+        Some(s) if s.starts_with("data:") => {
+            let head: String = s.chars().take(32).collect();
+            if s.len() > 32 {
+                format!("{head}…")
+            } else {
+                head
+            }
+        }
+        Some(s) => s.to_string(),
+    }
+}
+
+/// The shared state of one apply.
+pub(crate) struct Ctx<'a> {
+    pub root: &'a Root,
+    pub fetcher: &'a dyn Fetch,
+    pub durability: Durability,
+    pub manifest: Manifest,
+    pub journal: Journal,
+    pub fail_at: Option<usize>,
+    pub commits: usize,
+    pub on_event: &'a mut dyn FnMut(&Event),
+    pub accounts: Option<AccountDb>,
+    /// Seconds since the epoch, for shadow's last-change field and the result file.
+    pub now: i64,
+}
+
+impl Ctx<'_> {
+    /// Marks a point where an interruption could leave partial state; the
+    /// failure-injection hook fires here.
+    pub fn commit_point(&mut self) -> Result<(), ApplyError> {
+        let n = self.commits;
+        self.commits += 1;
+        if self.fail_at == Some(n) {
+            return Err(ApplyError::Injected(n));
+        }
+        Ok(())
+    }
+
+    pub fn event(&mut self, step: &'static str, subject: impl Into<String>, action: &'static str) {
+        let e = Event {
+            step,
+            subject: subject.into(),
+            action,
+        };
+        tracing::info!(step = e.step, subject = %e.subject, action = e.action);
+        (self.on_event)(&e);
+    }
+
+    pub fn accounts(&mut self) -> Result<&AccountDb, ApplyError> {
+        if self.accounts.is_none() {
+            self.accounts = Some(AccountDb::load(self.root)?);
+        }
+        Ok(self.accounts.as_ref().expect("just loaded"))
+    }
+
+    /// Was `what` created by an earlier, interrupted attempt of this apply?
+    pub fn created_before(&self, what: &str) -> bool {
+        self.journal.created.contains(what)
+    }
+
+    pub fn note_created(&mut self, what: &str) -> Result<(), ApplyError> {
+        self.journal.append(&JournalEntry::Created {
+            what: what.to_string(),
+        })
+    }
+
+    /// Creates the parent directories of `path` (resolved) as needed, records
+    /// them, and returns the parent's descriptor.
+    pub fn ensure_parent(&mut self, path: &str) -> Result<OwnedFd, ApplyError> {
+        let (parent, _) = split_parent(path);
+        self.ensure_dir(parent)
+    }
+
+    /// Creates directory `dir` (resolved) and missing parents (0755, 0:0).
+    pub fn ensure_dir(&mut self, dir: &str) -> Result<OwnedFd, ApplyError> {
+        let (fd, created) = self
+            .root
+            .mkdir_all(dir, 0o755)
+            .ctx(|| format!("creating directory {dir}"))?;
+        for c in created {
+            self.note_created(&c)?;
+            self.record(&c, None, RecordKind::Directory, Origin::Parent, true, None)?;
+        }
+        Ok(fd)
+    }
+
+    /// Writes a whole file atomically with `fill`, records the intent in the
+    /// journal before the rename, and returns (sha256, size).
+    pub fn write_file(
+        &mut self,
+        path: &str,
+        opts: WriteOptions,
+        fill: &mut dyn FnMut(&mut dyn Write) -> Result<(), ApplyError>,
+    ) -> Result<(String, u64), ApplyError> {
+        let dir = self.ensure_parent(path)?;
+        self.commit_point()?;
+        let (_, name) = split_parent(path);
+        let mut failure: Option<ApplyError> = None;
+        let mut result = None;
+        let journal = &mut self.journal;
+        let r = reignite_sysutil::atomic_write_at(
+            dir.as_fd(),
+            std::ffi::OsStr::new(name),
+            &opts,
+            |file| {
+                let mut w = HashingWriter::new(io::BufWriter::with_capacity(1 << 16, &mut *file));
+                if let Err(e) = fill(&mut w) {
+                    failure = Some(e);
+                    return Err(io::Error::other("aborted"));
+                }
+                let (buf, sha, len) = w.finish();
+                buf.into_inner().map_err(|e| e.into_error())?;
+                if let Err(e) = journal.append(&JournalEntry::Intent {
+                    path: path.to_string(),
+                    sha256: sha.clone(),
+                }) {
+                    failure = Some(e);
+                    return Err(io::Error::other("aborted"));
+                }
+                result = Some((sha, len));
+                Ok(())
+            },
+        );
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        r.ctx(|| format!("writing {path}"))?;
+        Ok(result.expect("set on success"))
+    }
+
+    /// Appends a manifest record for `path` (resolved), reading mode and
+    /// owner from the node as it is now.
+    pub fn record(
+        &mut self,
+        path: &str,
+        config_path: Option<&str>,
+        kind: RecordKind,
+        origin: Origin,
+        created: bool,
+        content: Option<(String, u64)>,
+    ) -> Result<(), ApplyError> {
+        let st = self
+            .root
+            .lstat(path)
+            .ctx(|| format!("inspecting {path}"))?
+            .ok_or_else(|| ApplyError::Io {
+                context: format!("inspecting {path}"),
+                source: io::Error::from(io::ErrorKind::NotFound),
+            })?;
+        let target = match kind {
+            RecordKind::Symlink => {
+                let (parent, name) = split_parent(path);
+                let dir = self
+                    .root
+                    .open_dir(parent)
+                    .ctx(|| format!("opening {parent}"))?;
+                Some(
+                    rustix::fs::readlinkat(&dir, name, Vec::new())
+                        .ctx(|| format!("reading link {path}"))?
+                        .to_string_lossy()
+                        .into_owned(),
+                )
+            }
+            _ => None,
+        };
+        let (sha256, size) = match content {
+            Some((h, n)) => (Some(h), Some(n)),
+            None => (None, None),
+        };
+        self.manifest.nodes.push(NodeRecord {
+            path: path.to_string(),
+            config_path: config_path.filter(|c| *c != path).map(str::to_string),
+            kind,
+            origin,
+            created,
+            sha256,
+            size,
+            target,
+            mode: st.st_mode & 0o7777,
+            uid: st.st_uid,
+            gid: st.st_gid,
+        });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journal_parses_and_ignores_torn_lines() {
+        let text = concat!(
+            "{\"op\":\"begin\",\"config-sha256\":\"ab\"}\n",
+            "{\"op\":\"created\",\"what\":\"/a\"}\n",
+            "{\"op\":\"intent\",\"path\":\"/a/f\",\"sha256\":\"00\"}\n",
+            "{\"op\":\"crea"
+        );
+        let j = Journal::parse(text);
+        assert!(j.created.contains("/a"));
+        assert_eq!(j.intents["/a/f"], "00");
+        assert_eq!(j.created.len(), 1);
+    }
+
+    #[test]
+    fn hashing_writer_hashes() {
+        let mut w = HashingWriter::new(Vec::new());
+        w.write_all(b"abc").unwrap();
+        let (v, h, n) = w.finish();
+        assert_eq!(v, b"abc");
+        assert_eq!(n, 3);
+        assert_eq!(
+            h,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn data_urls_are_abbreviated() {
+        let r = Resource {
+            source: Some(format!("data:,{}", "x".repeat(100))),
+            ..Default::default()
+        };
+        assert!(describe_source(&r).chars().count() <= 33);
+    }
+}

@@ -1,0 +1,830 @@
+//! The users and groups step, written natively into the target's account
+//! databases with the result Debian's `groupadd`/`useradd`/`usermod`/
+//! `groupdel`/`userdel --root` (shadow-utils 4.13) produce for the commands
+//! Ignition runs (ignition-semantics.md §6.9): id allocation from the target's
+//! `login.defs`, user private groups (`USERGROUPS_ENAB`), `/etc/default/useradd`
+//! defaults, home directories with a copy of the skeleton, and SSH key
+//! fragments (§6.10). Results depend only on the target root, never on the
+//! host's shadow-utils defaults.
+//!
+//! Known, deliberate differences from running the tools (docs/apply.md):
+//! no `/etc/.pwd.lock` and no `passwd-`-style backups are left behind; the
+//! skeleton is copied completely (4.13 under `--root` leaves subdirectories
+//! empty and 0700); `/etc/passwd` and `/etc/group` are created when missing.
+
+use std::os::fd::AsFd;
+
+use reignite_spec::{Passwd, PasswdGroup, PasswdUser};
+use reignite_sysutil::WriteOptions;
+
+use crate::accounts::{allocate_id, AccountDb, Defs};
+use crate::context::{ApplyError, Ctx, IoContext};
+use crate::manifest::{AccountAction, GroupRecord, Origin, RecordKind, SshKeyRecord, UserRecord};
+use crate::root::{clean, is_dir, is_file, is_symlink, split_parent};
+
+fn err(msg: String) -> ApplyError {
+    ApplyError::Accounts(msg)
+}
+
+/// What to do to the filesystem once the databases are written.
+enum HomeAction {
+    Create {
+        name: String,
+        home: String,
+        uid: u32,
+        gid: u32,
+    },
+    Remove {
+        home: String,
+    },
+    Move {
+        from: String,
+        to: String,
+    },
+}
+
+/// Runs the users/groups step (groups first, then users, then SSH keys).
+pub(crate) fn run(ctx: &mut Ctx<'_>, cfg: &Passwd) -> Result<(), ApplyError> {
+    if cfg.users.is_empty() && cfg.groups.is_empty() {
+        return Ok(());
+    }
+    let defs = Defs::load(ctx.root)?;
+    let mut db = AccountDb::load(ctx.root)?;
+    let mut homes = Vec::new();
+    for g in &cfg.groups {
+        let rec = ensure_group(ctx, &mut db, &defs, g)?;
+        ctx.event("groups", &g.name, action_name(rec.action));
+        ctx.manifest.groups.push(rec);
+    }
+    for u in &cfg.users {
+        let rec = ensure_user(ctx, &mut db, &defs, u, &mut homes)?;
+        ctx.event("users", &u.name, action_name(rec.action));
+        ctx.manifest.users.push(rec);
+    }
+    ctx.commit_point()?;
+    for path in db.write(ctx.root, ctx.durability)? {
+        ctx.record(
+            &path,
+            None,
+            RecordKind::File,
+            Origin::AccountDatabase,
+            false,
+            None,
+        )?;
+    }
+    for h in homes {
+        match h {
+            HomeAction::Create {
+                name,
+                home,
+                uid,
+                gid,
+            } => {
+                let created = create_home(ctx, &defs, &home, uid, gid)?;
+                if let Some(u) = ctx.manifest.users.iter_mut().rev().find(|u| u.name == name) {
+                    u.home_created = created;
+                }
+            }
+            HomeAction::Remove { home } => {
+                ctx.commit_point()?;
+                let resolved = ctx.root.resolve(&home)?;
+                ctx.root
+                    .remove_all(&resolved)
+                    .ctx(|| format!("removing home directory {home}"))?;
+            }
+            HomeAction::Move { from, to } => {
+                let from_r = ctx.root.resolve(&from)?;
+                let to_r = ctx.root.resolve(&to)?;
+                if ctx.root.lstat(&from_r).ok().flatten().is_some()
+                    && ctx.root.lstat(&to_r).ok().flatten().is_none()
+                {
+                    ctx.commit_point()?;
+                    let (fp, fname) = split_parent(&from_r);
+                    let fdir = ctx.root.open_dir(fp).ctx(|| format!("opening {fp}"))?;
+                    let tdir = ctx.ensure_parent(&to_r)?;
+                    let (_, tname) = split_parent(&to_r);
+                    rustix::fs::renameat(&fdir, fname, &tdir, tname)
+                        .ctx(|| format!("moving home directory {from} to {to}"))?;
+                }
+            }
+        }
+    }
+    ctx.accounts = Some(db);
+    for u in &cfg.users {
+        if u.should_exist != Some(false) && !u.ssh_authorized_keys.is_empty() {
+            write_ssh_keys(ctx, u)?;
+        }
+    }
+    Ok(())
+}
+
+fn action_name(a: AccountAction) -> &'static str {
+    match a {
+        AccountAction::Created => "created",
+        AccountAction::Modified => "modified",
+        AccountAction::Removed => "removed",
+        AccountAction::Absent => "absent",
+    }
+}
+
+fn to_u32(v: i64, what: &str, name: &str) -> Result<u32, ApplyError> {
+    u32::try_from(v).map_err(|_| err(format!("invalid {what} {v} for {name}")))
+}
+
+fn ensure_group(
+    ctx: &mut Ctx<'_>,
+    db: &mut AccountDb,
+    defs: &Defs,
+    g: &PasswdGroup,
+) -> Result<GroupRecord, ApplyError> {
+    let key = format!("group:{}", g.name);
+    let exists = db.group.get(&g.name).is_some();
+    if g.should_exist == Some(false) {
+        if !exists {
+            return Ok(record_group(db, &g.name, AccountAction::Absent));
+        }
+        let gid = db.gid_of(&g.name);
+        if let Some(user) = db
+            .passwd
+            .lines
+            .iter()
+            .find(|l| l.len() >= 7 && gid.is_some_and(|gid| l[3] == gid.to_string()))
+        {
+            return Err(err(format!(
+                "failed to delete group {}: groupdel: cannot remove the primary group of user '{}'",
+                g.name, user[0]
+            )));
+        }
+        db.group.remove(&g.name);
+        db.gshadow.remove(&g.name);
+        return Ok(record_group(db, &g.name, AccountAction::Removed));
+    }
+    let gid_cfg = g.gid.map(|v| to_u32(v, "gid", &g.name)).transpose()?;
+    if exists {
+        // groupmod --gid N --password H (Ignition ≥ 2.25, #2158).
+        if let Some(gid) = gid_cfg {
+            if db
+                .group
+                .get(&g.name)
+                .is_some_and(|l| l[2] != gid.to_string())
+                && db.used_gids().contains(&gid)
+            {
+                return Err(err(format!(
+                    "failed to modify group {}: groupmod: GID '{gid}' already exists",
+                    g.name
+                )));
+            }
+            if let Some(l) = db.group.get_mut(&g.name) {
+                l[2] = gid.to_string();
+            }
+        }
+        if let Some(h) = &g.password_hash {
+            set_group_password(db, &g.name, h);
+        }
+        let action = if ctx.created_before(&key) {
+            AccountAction::Created
+        } else {
+            AccountAction::Modified
+        };
+        return Ok(record_group(db, &g.name, action));
+    }
+    let gid = match gid_cfg {
+        Some(gid) => {
+            if db.used_gids().contains(&gid) {
+                return Err(err(format!(
+                    "failed to create group {}: groupadd: GID '{gid}' already exists",
+                    g.name
+                )));
+            }
+            gid
+        }
+        None => allocate_id(
+            &db.used_gids(),
+            defs.range("GID", g.system == Some(true)),
+            g.system == Some(true),
+            None,
+        )
+        .ok_or_else(|| err(format!("failed to create group {}: no free GID", g.name)))?,
+    };
+    add_group(db, &g.name, gid, g.password_hash.as_deref());
+    ctx.note_created(&key)?;
+    Ok(record_group(db, &g.name, AccountAction::Created))
+}
+
+fn add_group(db: &mut AccountDb, name: &str, gid: u32, hash: Option<&str>) {
+    let hash = hash.filter(|h| !h.is_empty());
+    let gpass = if db.gshadow.present {
+        "x".to_string()
+    } else {
+        hash.unwrap_or("x").to_string()
+    };
+    db.group
+        .upsert(vec![name.into(), gpass, gid.to_string(), String::new()]);
+    if db.gshadow.present {
+        db.gshadow.upsert(vec![
+            name.into(),
+            hash.unwrap_or("!").to_string(),
+            String::new(),
+            String::new(),
+        ]);
+    }
+}
+
+fn set_group_password(db: &mut AccountDb, name: &str, hash: &str) {
+    if db.gshadow.present {
+        if let Some(l) = db.gshadow.get_mut(name) {
+            l[1] = hash.to_string();
+            return;
+        }
+        db.gshadow
+            .upsert(vec![name.into(), hash.into(), String::new(), String::new()]);
+    } else if let Some(l) = db.group.get_mut(name) {
+        l[1] = hash.to_string();
+    }
+}
+
+fn record_group(db: &AccountDb, name: &str, action: AccountAction) -> GroupRecord {
+    let line = db.group.get(name).map(|l| l.join(":"));
+    GroupRecord {
+        name: name.to_string(),
+        action,
+        gid: db.group.get(name).and_then(|l| l[2].parse().ok()),
+        group_line: line,
+        gshadow_line: db.gshadow.get(name).map(|l| l.join(":")),
+    }
+}
+
+fn resolve_group(db: &AccountDb, spec: &str, user: &str) -> Result<u32, ApplyError> {
+    db.gid_of(spec)
+        .or_else(|| {
+            spec.parse::<u32>()
+                .ok()
+                .filter(|g| db.used_gids().contains(g))
+        })
+        .ok_or_else(|| {
+            err(format!(
+                "failed to create user {user}: useradd: group '{spec}' does not exist"
+            ))
+        })
+}
+
+/// Sets the supplementary groups of `user` to exactly `groups` (usermod -G);
+/// with `only_add`, adds without removing (useradd -G).
+fn set_memberships(
+    db: &mut AccountDb,
+    user: &str,
+    groups: &[String],
+    only_add: bool,
+) -> Result<(), ApplyError> {
+    for g in groups {
+        if db.group.get(g).is_none() {
+            return Err(err(format!(
+                "failed to set groups of user {user}: group '{g}' does not exist"
+            )));
+        }
+    }
+    for table_idx in 0..2 {
+        let (table, field) = if table_idx == 0 {
+            (&mut db.group, 3)
+        } else {
+            (&mut db.gshadow, 3)
+        };
+        let mut changed = false;
+        for l in table.lines.iter_mut().filter(|l| l.len() > field) {
+            let mut members: Vec<String> = l[field]
+                .split(',')
+                .filter(|m| !m.is_empty())
+                .map(str::to_string)
+                .collect();
+            let want = groups.contains(&l[0]);
+            let has = members.iter().any(|m| m == user);
+            if want && !has {
+                members.push(user.to_string());
+            } else if !want && has && !only_add {
+                members.retain(|m| m != user);
+            } else {
+                continue;
+            }
+            l[field] = members.join(",");
+            changed = true;
+        }
+        table.dirty |= changed;
+    }
+    Ok(())
+}
+
+fn ensure_user(
+    ctx: &mut Ctx<'_>,
+    db: &mut AccountDb,
+    defs: &Defs,
+    u: &PasswdUser,
+    homes: &mut Vec<HomeAction>,
+) -> Result<UserRecord, ApplyError> {
+    let key = format!("user:{}", u.name);
+    let existing = db.passwd.get(&u.name).filter(|l| l.len() >= 7).cloned();
+    if u.should_exist == Some(false) {
+        let Some(line) = existing else {
+            return Ok(record_user(db, &u.name, AccountAction::Absent, None));
+        };
+        db.passwd.remove(&u.name);
+        db.shadow.remove(&u.name);
+        set_memberships(db, &u.name, &[], false)?;
+        // userdel removes the user's private group when it has no members
+        // left and is no other user's primary group.
+        if defs.flag("USERGROUPS_ENAB") {
+            let gid = &line[3];
+            let private = db
+                .group
+                .get(&u.name)
+                .is_some_and(|g| &g[2] == gid && g.get(3).is_none_or(|m| m.is_empty()));
+            let other_primary = db.passwd.lines.iter().any(|l| l.len() >= 7 && &l[3] == gid);
+            if private && !other_primary {
+                db.group.remove(&u.name);
+                db.gshadow.remove(&u.name);
+            }
+        }
+        homes.push(HomeAction::Remove {
+            home: line[5].clone(),
+        });
+        return Ok(record_user(db, &u.name, AccountAction::Removed, None));
+    }
+    let hash = u
+        .password_hash
+        .as_deref()
+        .map(|h| if h.is_empty() { "*" } else { h });
+    if let Some(line) = existing {
+        // usermod with the fields given.
+        let mut line = line;
+        if let Some(uid) = u.uid {
+            line[2] = to_u32(uid, "uid", &u.name)?.to_string();
+        }
+        if let Some(g) = &u.gecos {
+            line[4] = g.clone();
+        }
+        if let Some(pg) = &u.primary_group {
+            line[3] = resolve_group(db, pg, &u.name)?.to_string();
+        }
+        if let Some(home) = &u.home_dir {
+            if clean(home) != clean(&line[5]) {
+                homes.push(HomeAction::Move {
+                    from: line[5].clone(),
+                    to: home.clone(),
+                });
+            }
+            line[5] = home.clone();
+        }
+        if let Some(s) = &u.shell {
+            line[6] = s.clone();
+        }
+        if let Some(h) = hash {
+            if db.shadow.present && db.shadow.get(&u.name).is_some() {
+                if let Some(s) = db.shadow.get_mut(&u.name) {
+                    s[1] = h.to_string();
+                }
+            } else {
+                line[1] = h.to_string();
+            }
+        }
+        db.passwd.upsert(line);
+        if !u.groups.is_empty() {
+            set_memberships(db, &u.name, &u.groups, false)?;
+        }
+        let action = if ctx.created_before(&key) {
+            AccountAction::Created
+        } else {
+            AccountAction::Modified
+        };
+        return Ok(record_user(db, &u.name, action, None));
+    }
+
+    // useradd
+    let system = u.system == Some(true);
+    let uid = match u.uid {
+        Some(uid) => {
+            let uid = to_u32(uid, "uid", &u.name)?;
+            if db.used_uids().contains(&uid) {
+                return Err(err(format!(
+                    "failed to create user {}: useradd: UID {uid} is not unique",
+                    u.name
+                )));
+            }
+            uid
+        }
+        None => allocate_id(&db.used_uids(), defs.range("UID", system), system, None)
+            .ok_or_else(|| err(format!("failed to create user {}: no free UID", u.name)))?,
+    };
+    let mut user_group = None;
+    let gid = if let Some(pg) = &u.primary_group {
+        resolve_group(db, pg, &u.name)?
+    } else if u.no_user_group == Some(true) || !defs.flag("USERGROUPS_ENAB") {
+        match defs.useradd("GROUP") {
+            Some(g) => match g.parse::<u32>() {
+                Ok(n) => n,
+                Err(_) => resolve_group(db, g, &u.name)?,
+            },
+            None => 100,
+        }
+    } else {
+        if db.group.get(&u.name).is_some() {
+            return Err(err(format!(
+                "failed to create user {}: useradd: group {} exists - if you want to add this user to that group, use -g.",
+                u.name, u.name
+            )));
+        }
+        let gid = allocate_id(
+            &db.used_gids(),
+            defs.range("GID", system),
+            system,
+            Some(uid),
+        )
+        .ok_or_else(|| err(format!("failed to create user {}: no free GID", u.name)))?;
+        add_group(db, &u.name, gid, None);
+        user_group = Some(u.name.clone());
+        gid
+    };
+    let home = u.home_dir.clone().unwrap_or_else(|| {
+        let base = defs.useradd("HOME").unwrap_or("/home");
+        format!("{}/{}", base.trim_end_matches('/'), u.name)
+    });
+    let shell = u
+        .shell
+        .clone()
+        .or_else(|| defs.useradd("SHELL").map(str::to_string))
+        .unwrap_or_else(|| "/bin/bash".to_string());
+    let password = hash.unwrap_or("*");
+    let pw_field = if db.shadow.present { "x" } else { password };
+    db.passwd.upsert(vec![
+        u.name.clone(),
+        pw_field.to_string(),
+        uid.to_string(),
+        gid.to_string(),
+        u.gecos.clone().unwrap_or_default(),
+        home.clone(),
+        shell,
+    ]);
+    if db.shadow.present {
+        let days = (ctx.now / 86400).to_string();
+        let field = |key: &str| -> String {
+            if system {
+                return String::new();
+            }
+            match defs.num(key, -1) {
+                -1 => String::new(),
+                n => n.to_string(),
+            }
+        };
+        let inactive = defs
+            .useradd("INACTIVE")
+            .filter(|v| *v != "-1")
+            .unwrap_or("")
+            .to_string();
+        let expire = defs.useradd("EXPIRE").unwrap_or("").to_string();
+        db.shadow.upsert(vec![
+            u.name.clone(),
+            password.to_string(),
+            days,
+            field("PASS_MIN_DAYS"),
+            field("PASS_MAX_DAYS"),
+            field("PASS_WARN_AGE"),
+            inactive,
+            expire,
+            String::new(),
+        ]);
+    }
+    if !u.groups.is_empty() {
+        set_memberships(db, &u.name, &u.groups, true)?;
+    }
+    if u.no_create_home != Some(true) {
+        homes.push(HomeAction::Create {
+            name: u.name.clone(),
+            home: home.clone(),
+            uid,
+            gid,
+        });
+    }
+    ctx.note_created(&key)?;
+    Ok(record_user(db, &u.name, AccountAction::Created, user_group))
+}
+
+fn record_user(
+    db: &AccountDb,
+    name: &str,
+    action: AccountAction,
+    user_group: Option<String>,
+) -> UserRecord {
+    let line = db.passwd.get(name).filter(|l| l.len() >= 7);
+    let groups = db
+        .group
+        .lines
+        .iter()
+        .filter(|l| l.len() > 3 && l[3].split(',').any(|m| m == name))
+        .map(|l| l[0].clone())
+        .collect();
+    UserRecord {
+        name: name.to_string(),
+        action,
+        uid: line.and_then(|l| l[2].parse().ok()),
+        gid: line.and_then(|l| l[3].parse().ok()),
+        home: line.map(|l| l[5].clone()),
+        home_created: false,
+        user_group,
+        groups,
+        passwd_line: line.map(|l| l.join(":")),
+        shadow_line: db.shadow.get(name).map(|l| l.join(":")),
+    }
+}
+
+/// Creates a home directory with a copy of the skeleton (useradd -m).
+/// Returns false when it already existed (useradd then copies nothing),
+/// unless an interrupted earlier attempt created it.
+fn create_home(
+    ctx: &mut Ctx<'_>,
+    defs: &Defs,
+    home: &str,
+    uid: u32,
+    gid: u32,
+) -> Result<bool, ApplyError> {
+    let resolved = ctx.root.resolve(home)?;
+    let key = format!("home:{resolved}");
+    let existed = ctx
+        .root
+        .lstat(&resolved)
+        .ctx(|| format!("inspecting {home}"))?;
+    if existed.is_some() && !ctx.created_before(&key) {
+        tracing::warn!("home directory {home} already exists; not copying the skeleton");
+        return Ok(false);
+    }
+    ctx.commit_point()?;
+    let umask = defs.num("UMASK", 0o22) as u32;
+    let mode = defs.num("HOME_MODE", i64::from(0o777 & !umask)) as u32 & 0o7777;
+    ctx.note_created(&key)?;
+    let parent_fd = ctx.ensure_parent(&resolved)?;
+    let (_, name) = split_parent(&resolved);
+    match rustix::fs::mkdirat(&parent_fd, name, rustix::fs::Mode::from_raw_mode(0o700)) {
+        Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+        Err(e) => return Err(e).ctx(|| format!("creating home directory {home}")),
+    }
+    let skel = defs.useradd("SKEL").unwrap_or("/etc/skel").to_string();
+    copy_skel(ctx, &skel, &resolved, uid, gid)?;
+    let fd = ctx
+        .root
+        .open_dir(&resolved)
+        .ctx(|| format!("opening {home}"))?;
+    rustix::fs::fchown(
+        &fd,
+        Some(rustix::fs::Uid::from_raw(uid)),
+        Some(rustix::fs::Gid::from_raw(gid)),
+    )
+    .ctx(|| format!("changing owner of {home}"))?;
+    rustix::fs::fchmod(&fd, rustix::fs::Mode::from_raw_mode(mode))
+        .ctx(|| format!("changing mode of {home}"))?;
+    ctx.record(
+        &resolved,
+        Some(home),
+        RecordKind::Directory,
+        Origin::Home,
+        true,
+        None,
+    )?;
+    Ok(true)
+}
+
+/// Copies the skeleton directory `skel` (inside the root) into `dest`,
+/// recursively, owned by uid:gid, keeping modes and symlink targets.
+fn copy_skel(
+    ctx: &mut Ctx<'_>,
+    skel: &str,
+    dest: &str,
+    uid: u32,
+    gid: u32,
+) -> Result<(), ApplyError> {
+    let skel_r = ctx.root.resolve(skel)?;
+    let src = match ctx.root.open_dir(&skel_r) {
+        Ok(fd) => fd,
+        Err(_) => return Ok(()),
+    };
+    let mut names = Vec::new();
+    let it = rustix::fs::Dir::read_from(&src).ctx(|| format!("reading {skel}"))?;
+    for e in it {
+        let e = e.ctx(|| format!("reading {skel}"))?;
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n != "." && n != ".." {
+            names.push(n);
+        }
+    }
+    names.sort();
+    let dest_fd = ctx.root.open_dir(dest).ctx(|| format!("opening {dest}"))?;
+    let owner = Some((uid, gid));
+    for n in names {
+        let Some(st) =
+            crate::root::lstat_at(src.as_fd(), &n).ctx(|| format!("inspecting {skel}/{n}"))?
+        else {
+            continue;
+        };
+        let target = format!("{}/{n}", dest.trim_end_matches('/'));
+        if crate::root::lstat_at(dest_fd.as_fd(), &n)
+            .ctx(|| format!("inspecting {target}"))?
+            .is_some()
+        {
+            continue;
+        }
+        let mode = st.st_mode & 0o7777;
+        if is_dir(&st) {
+            rustix::fs::mkdirat(&dest_fd, n.as_str(), rustix::fs::Mode::from_raw_mode(0o700))
+                .ctx(|| format!("creating {target}"))?;
+            rustix::fs::chownat(
+                &dest_fd,
+                n.as_str(),
+                Some(rustix::fs::Uid::from_raw(uid)),
+                Some(rustix::fs::Gid::from_raw(gid)),
+                rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .ctx(|| format!("changing owner of {target}"))?;
+            rustix::fs::chmodat(
+                &dest_fd,
+                n.as_str(),
+                rustix::fs::Mode::from_raw_mode(mode),
+                rustix::fs::AtFlags::empty(),
+            )
+            .ctx(|| format!("changing mode of {target}"))?;
+            copy_skel(
+                ctx,
+                &format!("{}/{n}", skel_r.trim_end_matches('/')),
+                &target,
+                uid,
+                gid,
+            )?;
+            ctx.record(
+                &target,
+                None,
+                RecordKind::Directory,
+                Origin::Home,
+                true,
+                None,
+            )?;
+        } else if is_symlink(&st) {
+            let t = rustix::fs::readlinkat(&src, n.as_str(), Vec::new())
+                .ctx(|| format!("reading link {skel}/{n}"))?;
+            rustix::fs::symlinkat(t.as_c_str(), &dest_fd, n.as_str())
+                .ctx(|| format!("creating link {target}"))?;
+            rustix::fs::chownat(
+                &dest_fd,
+                n.as_str(),
+                Some(rustix::fs::Uid::from_raw(uid)),
+                Some(rustix::fs::Gid::from_raw(gid)),
+                rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .ctx(|| format!("changing owner of {target}"))?;
+            ctx.record(&target, None, RecordKind::Symlink, Origin::Home, true, None)?;
+        } else if is_file(&st) {
+            let sfd = rustix::fs::openat(
+                &src,
+                n.as_str(),
+                rustix::fs::OFlags::RDONLY
+                    | rustix::fs::OFlags::NOFOLLOW
+                    | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .ctx(|| format!("opening {skel}/{n}"))?;
+            let mut sfile = std::fs::File::from(sfd);
+            let opts = WriteOptions {
+                mode,
+                owner,
+                durability: ctx.durability,
+            };
+            let content = ctx.write_file(&target, opts, &mut |w| {
+                std::io::copy(&mut sfile, w)
+                    .map(|_| ())
+                    .ctx(|| format!("copying {skel}/{n}"))
+            })?;
+            ctx.record(
+                &target,
+                None,
+                RecordKind::File,
+                Origin::Home,
+                true,
+                Some(content),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes `~/.ssh/authorized_keys.d/ignition` as Ignition does: directories
+/// 0700 and the file 0600, owned by the user and their primary group.
+fn write_ssh_keys(ctx: &mut Ctx<'_>, u: &PasswdUser) -> Result<(), ApplyError> {
+    let db = ctx.accounts()?;
+    let line = db
+        .user(&u.name)
+        .cloned()
+        .ok_or_else(|| err(format!("failed to add SSH keys: no such user {:?}", u.name)))?;
+    let uid: u32 = line[2].parse().unwrap_or(0);
+    let gid: u32 = line[3].parse().unwrap_or(0);
+    let home = ctx.root.resolve(&line[5])?;
+    let mut dir = home.trim_end_matches('/').to_string();
+    for d in [".ssh", "authorized_keys.d"] {
+        dir = format!("{dir}/{d}");
+        let resolved = ctx.root.resolve(&dir)?;
+        if ctx
+            .root
+            .lstat(&resolved)
+            .ctx(|| format!("inspecting {dir}"))?
+            .is_none()
+        {
+            ctx.commit_point()?;
+            let parent = ctx.ensure_parent(&resolved)?;
+            let (_, name) = split_parent(&resolved);
+            rustix::fs::mkdirat(&parent, name, rustix::fs::Mode::from_raw_mode(0o700))
+                .ctx(|| format!("creating {dir}"))?;
+            rustix::fs::chownat(
+                &parent,
+                name,
+                Some(rustix::fs::Uid::from_raw(uid)),
+                Some(rustix::fs::Gid::from_raw(gid)),
+                rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .ctx(|| format!("changing owner of {dir}"))?;
+            rustix::fs::chmodat(
+                &parent,
+                name,
+                rustix::fs::Mode::from_raw_mode(0o700),
+                rustix::fs::AtFlags::empty(),
+            )
+            .ctx(|| format!("changing mode of {dir}"))?;
+            ctx.record(
+                &resolved,
+                None,
+                RecordKind::Directory,
+                Origin::SshKeys,
+                true,
+                None,
+            )?;
+        }
+        dir = resolved;
+    }
+    let path = format!("{dir}/ignition");
+    let mut text = u.ssh_authorized_keys.join("\n");
+    text.push('\n');
+    let opts = WriteOptions {
+        mode: 0o600,
+        owner: Some((uid, gid)),
+        durability: ctx.durability,
+    };
+    let content = ctx.write_file(&path, opts, &mut |w| {
+        w.write_all(text.as_bytes())
+            .ctx(|| format!("writing {path}"))
+    })?;
+    ctx.manifest.ssh_keys.push(SshKeyRecord {
+        user: u.name.clone(),
+        path: path.clone(),
+        sha256: content.0.clone(),
+        keys: u.ssh_authorized_keys.len(),
+    });
+    ctx.record(
+        &path,
+        None,
+        RecordKind::File,
+        Origin::SshKeys,
+        true,
+        Some(content),
+    )?;
+    ctx.event("ssh-keys", &u.name, "written");
+    Ok(())
+}
+
+/// Exposed for the files stage: the uid/gid of a node's user/group by id or
+/// by name in the target root.
+pub(crate) fn lookup_ids(
+    ctx: &mut Ctx<'_>,
+    path: &str,
+    user: &reignite_spec::NodeUser,
+    group: &reignite_spec::NodeGroup,
+    default: (u32, u32),
+) -> Result<(u32, u32), ApplyError> {
+    let (mut uid, mut gid) = default;
+    if let Some(id) = user.id {
+        uid = to_u32(id, "uid", path)?;
+    } else if let Some(name) = user.name.as_deref().filter(|n| !n.is_empty()) {
+        uid = ctx
+            .accounts()?
+            .uid_of(name)
+            .ok_or_else(|| ApplyError::UnknownAccount {
+                path: path.to_string(),
+                what: "user",
+                name: name.to_string(),
+            })?;
+    }
+    if let Some(id) = group.id {
+        gid = to_u32(id, "gid", path)?;
+    } else if let Some(name) = group.name.as_deref().filter(|n| !n.is_empty()) {
+        gid = ctx
+            .accounts()?
+            .gid_of(name)
+            .ok_or_else(|| ApplyError::UnknownAccount {
+                path: path.to_string(),
+                what: "group",
+                name: name.to_string(),
+            })?;
+    }
+    Ok((uid, gid))
+}
