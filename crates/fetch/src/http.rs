@@ -29,10 +29,15 @@ fn is_retryable(status: u16) -> bool {
 }
 
 impl HttpClient {
-    pub(crate) fn new(opts: &FetchOptions) -> Result<Self, FetchError> {
+    /// `config_cas` are the PEM bundles of the config in force, trusted in
+    /// addition to the system roots and `opts.ca_bundles`.
+    pub(crate) fn new(opts: &FetchOptions, config_cas: &[Vec<u8>]) -> Result<Self, FetchError> {
         let mut certs: Vec<Certificate<'static>> = native_roots().to_vec();
         for (i, pem) in opts.ca_bundles.iter().enumerate() {
             certs.extend(parse_ca_bundle(pem, &format!("CA bundle #{i}"))?);
+        }
+        for (i, pem) in config_cas.iter().enumerate() {
+            certs.extend(parse_ca_bundle(pem, &format!("config CA #{i}"))?);
         }
         let tls = TlsConfig::builder()
             .root_certs(RootCerts::new_with_certs(&certs))

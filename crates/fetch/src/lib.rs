@@ -9,7 +9,9 @@
 //! mismatch the bytes have already been written and the caller discards them
 //! (the engine writes into a temp file next to the target).
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reignite_spec::{Config, HttpHeader, Resource};
@@ -23,7 +25,9 @@ mod proxy;
 mod tftp;
 mod verify;
 
-pub use assemble::{assemble, AssembleError, AssembleOptions, Assembled, FetchedConfig};
+pub use assemble::{
+    assemble, AssembleError, AssembleOptions, Assembled, ConfigKind, FetchedConfig,
+};
 pub use error::{FetchError, LastAttempt};
 
 /// The Ignition release whose fetch behaviour reignite follows; used in the
@@ -113,14 +117,33 @@ impl FetchOptions {
 #[derive(Debug)]
 pub struct Fetcher {
     opts: FetchOptions,
+    /// PEM bundles of `ignition.security.tls.certificateAuthorities` of the
+    /// config in force.
+    config_cas: Vec<Vec<u8>>,
+    /// CA bundles already fetched, by resource (Ignition caches them too),
+    /// shared by every fetcher derived with [`Fetcher::with_config`].
+    ca_cache: Arc<Mutex<HashMap<String, Vec<u8>>>>,
     http: http::HttpClient,
 }
 
 impl Fetcher {
     /// A fetcher with exactly these options.
     pub fn new(opts: FetchOptions) -> Result<Self, FetchError> {
-        let http = http::HttpClient::new(&opts)?;
-        Ok(Fetcher { opts, http })
+        Fetcher::build(opts, Vec::new(), Default::default())
+    }
+
+    fn build(
+        opts: FetchOptions,
+        config_cas: Vec<Vec<u8>>,
+        ca_cache: Arc<Mutex<HashMap<String, Vec<u8>>>>,
+    ) -> Result<Self, FetchError> {
+        let http = http::HttpClient::new(&opts, &config_cas)?;
+        Ok(Fetcher {
+            opts,
+            config_cas,
+            ca_cache,
+            http,
+        })
     }
 
     /// A default fetcher configured with `cfg`'s timeouts, CAs and proxy.
@@ -129,29 +152,65 @@ impl Fetcher {
     }
 
     /// A new fetcher with this one's base options (user agent, backoff,
-    /// bounds) and `cfg`'s timeouts, proxy and CAs. As in Ignition, the CA
-    /// bundles are fetched with the new timeouts and proxy but the old trust
-    /// roots, and they are *added* to this fetcher's extra CAs.
+    /// bounds, `ca_bundles`) and `cfg`'s timeouts and proxy (unset ones take
+    /// Ignition's defaults), as Ignition's `UpdateHttpTimeoutsAndCAs` does.
+    /// CAs follow Ignition too: when `cfg` lists CAs they replace the
+    /// previous config's CAs (system roots stay), fetched with the *new*
+    /// timeouts and proxy but the *old* trust roots; when it lists none, the
+    /// previous config's CAs stay in force.
     pub fn with_config(&self, cfg: &Config) -> Result<Self, FetchError> {
         let mut opts = self.opts.clone();
         opts.apply_timeouts_and_proxy(cfg);
         let cas = &cfg.ignition.security.tls.certificate_authorities;
         if cas.is_empty() {
-            return Fetcher::new(opts);
+            return Fetcher::build(opts, self.config_cas.clone(), self.ca_cache.clone());
         }
-        let interim = Fetcher::new(opts.clone())?;
+        let mut interim: Option<Fetcher> = None;
+        let mut blobs = Vec::with_capacity(cas.len());
         for ca in cas {
+            if let Some(blob) = self.cached_ca(ca) {
+                blobs.push(blob);
+                continue;
+            }
+            if interim.is_none() {
+                interim = Some(Fetcher::build(
+                    opts.clone(),
+                    self.config_cas.clone(),
+                    self.ca_cache.clone(),
+                )?);
+            }
             let src = ca.source.clone().unwrap_or_default();
             let pem = interim
-                .fetch_bytes(ca, 4 << 20)
+                .as_ref()
+                .expect("just built")
+                .fetch_bytes(ca, MAX_CA_SIZE)
                 .map_err(|e| FetchError::CaFetch {
                     source_url: error::display_url(&src),
                     inner: Box::new(e),
                 })?;
             http::parse_ca_bundle(&pem, &src)?;
-            opts.ca_bundles.push(pem);
+            self.ca_cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(ca_key(ca), pem.clone());
+            blobs.push(pem);
         }
-        Fetcher::new(opts)
+        Fetcher::build(opts, blobs, self.ca_cache.clone())
+    }
+
+    /// The bytes of a CA bundle this fetcher (or one it was derived from)
+    /// already fetched; used to rewrite CA sources as `data:` URLs.
+    pub fn cached_ca(&self, ca: &Resource) -> Option<Vec<u8>> {
+        self.ca_cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&ca_key(ca))
+            .cloned()
+    }
+
+    /// The PEM bundles from the config in force.
+    pub fn config_cas(&self) -> &[Vec<u8>] {
+        &self.config_cas
     }
 
     /// The options in force.
@@ -179,7 +238,6 @@ impl Fetcher {
 
     /// Fetches a referenced config (`merge`/`replace`): like `fetch_bytes`,
     /// but the hash is compared as a lower-case hex string, as Ignition does.
-    #[allow(dead_code)] // used by assemble (in progress)
     pub(crate) fn fetch_config(&self, res: &Resource, limit: usize) -> Result<Vec<u8>, FetchError> {
         let mut out = Vec::new();
         self.fetch_with(
@@ -274,6 +332,14 @@ impl Fetcher {
             .or(self.opts.unlimited_total_bound)
             .map(|t| Instant::now() + t)
     }
+}
+
+/// CA bundles larger than this are refused (a PEM bundle of every public CA
+/// is about 200 KiB).
+const MAX_CA_SIZE: usize = 4 << 20;
+
+fn ca_key(ca: &Resource) -> String {
+    serde_json::to_string(ca).unwrap_or_default()
 }
 
 /// The URL scheme, lower-cased (Go's `url.Parse` does the same).

@@ -84,9 +84,8 @@ impl HttpServer {
     }
 }
 
-fn serve_conn(stream: TcpStream, handler: &Handler, log: &Mutex<Vec<Request>>) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut out = stream;
+fn serve_conn<S: Read + Write>(stream: S, handler: &Handler, log: &Mutex<Vec<Request>>) {
+    let mut reader = BufReader::new(stream);
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -109,6 +108,7 @@ fn serve_conn(stream: TcpStream, handler: &Handler, log: &Mutex<Vec<Request>>) {
         }
         let req = Request { path, headers };
         log.lock().unwrap().push(req.clone());
+        let out = reader.get_mut();
         match handler(&req) {
             Reply::Hang => {
                 thread::sleep(Duration::from_secs(30));
@@ -120,7 +120,10 @@ fn serve_conn(stream: TcpStream, handler: &Handler, log: &Mutex<Vec<Request>>) {
                     head.push_str(&format!("{n}: {v}\r\n"));
                 }
                 head.push_str("\r\n");
-                if out.write_all(head.as_bytes()).is_err() || out.write_all(&body).is_err() {
+                if out.write_all(head.as_bytes()).is_err()
+                    || out.write_all(&body).is_err()
+                    || out.flush().is_err()
+                {
                     return;
                 }
             }
@@ -129,12 +132,51 @@ fn serve_conn(stream: TcpStream, handler: &Handler, log: &Mutex<Vec<Request>>) {
                 if out.write_all(head.as_bytes()).is_err() {
                     return;
                 }
-                if std::io::copy(&mut body, &mut out).is_err() {
+                if std::io::copy(&mut body, out).is_err() || out.flush().is_err() {
                     return;
                 }
             }
         }
     }
+}
+
+/// An HTTPS server: the same handler behind rustls with the given chain.
+pub fn start_https(
+    cert_der: Vec<u8>,
+    key_der: Vec<u8>,
+    handler: impl Fn(&Request) -> Reply + Send + Sync + 'static,
+) -> HttpServer {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(cert_der)],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_der)),
+        )
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let handler: Arc<Handler> = Arc::new(handler);
+    let log2 = log.clone();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let handler = handler.clone();
+            let log = log2.clone();
+            let config = config.clone();
+            thread::spawn(move || {
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                let tls = rustls::StreamOwned::new(conn, stream);
+                serve_conn(tls, &*handler, &log)
+            });
+        }
+    });
+    HttpServer { addr, log }
 }
 
 /// A CONNECT proxy that tunnels every request to `backend`, whatever host
@@ -269,5 +311,30 @@ fn serve_tftp(client: SocketAddr, name: &str, files: &[(String, Vec<u8>)], b: Tf
         }
         offset = end;
         block = block.wrapping_add(1);
+    }
+}
+
+/// A CA and a `localhost` leaf certificate it signed.
+pub struct Pki {
+    pub ca_pem: String,
+    pub leaf_der: Vec<u8>,
+    pub key_der: Vec<u8>,
+}
+
+pub fn pki() -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "reignite test CA");
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf_cert = leaf.signed_by(&leaf_key, &ca_cert, &ca_key).unwrap();
+    Pki {
+        ca_pem: ca_cert.pem(),
+        leaf_der: leaf_cert.der().to_vec(),
+        key_der: leaf_key.serialize_der(),
     }
 }
