@@ -62,9 +62,14 @@ impl Validator<'_> {
 
     /// `Storage.Validate`.
     fn storage_level(&mut self, s: &Storage, p: &ConfigPath) {
+        let link_dirs: Vec<String> = s
+            .links
+            .iter()
+            .map(|l| format!("{}/", l.node.path))
+            .collect();
         for (i, d) in s.directories.iter().enumerate() {
-            for l in &s.links {
-                if d.node.path.starts_with(&format!("{}/", l.node.path)) {
+            for l in &link_dirs {
+                if d.node.path.starts_with(l.as_str()) {
                     self.err(
                         p.field("directories").index(i),
                         "directory path includes link in config",
@@ -73,8 +78,8 @@ impl Validator<'_> {
             }
         }
         for (i, f) in s.files.iter().enumerate() {
-            for l in &s.links {
-                if f.node.path.starts_with(&format!("{}/", l.node.path)) {
+            for l in &link_dirs {
+                if f.node.path.starts_with(l.as_str()) {
                     self.err(
                         p.field("files").index(i),
                         "file path includes link in config",
@@ -84,8 +89,8 @@ impl Validator<'_> {
         }
         for (i, l1) in s.links.iter().enumerate() {
             let lp = p.field("links").index(i);
-            for l2 in &s.links {
-                if l1.node.path.starts_with(&format!("{}/", l2.node.path)) {
+            for l2 in &link_dirs {
+                if l1.node.path.starts_with(l2.as_str()) {
                     self.err(lp.clone(), "link path includes link in config");
                 }
             }
