@@ -89,8 +89,9 @@ pub enum Syntax {
     Builtin,
 }
 
-/// One keep pattern with its origin.
+/// One keep pattern with its origin. Deserialising re-compiles it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "PatternRepr")]
 pub struct KeepPattern {
     /// The pattern as the user wrote it (with `regex:` prefix if any).
     pub text: String,
@@ -101,6 +102,27 @@ pub struct KeepPattern {
     /// The translated regexes (the language of kept paths is their union).
     #[serde(skip)]
     regexes: Vec<String>,
+}
+
+/// The serialised form of a [`KeepPattern`].
+#[derive(Deserialize)]
+struct PatternRepr {
+    text: String,
+    syntax: Syntax,
+    origin: String,
+}
+
+impl TryFrom<PatternRepr> for KeepPattern {
+    type Error = KeepError;
+    fn try_from(r: PatternRepr) -> Result<Self, KeepError> {
+        KeepPattern {
+            text: r.text,
+            syntax: r.syntax,
+            origin: r.origin,
+            regexes: Vec::new(),
+        }
+        .reparse()
+    }
 }
 
 impl KeepPattern {
@@ -621,7 +643,8 @@ mod tests {
         let p = KeepPattern::flatcar("/var/log").unwrap();
         let j = serde_json::to_string(&p).unwrap();
         let back: KeepPattern = serde_json::from_str(&j).unwrap();
-        let s = KeepSet::new(vec![back.reparse().unwrap()]).unwrap();
+        assert_eq!(back, p);
+        let s = KeepSet::new(vec![back]).unwrap();
         assert!(kept(&s, "/var/log/x"));
     }
 }

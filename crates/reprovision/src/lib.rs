@@ -1,8 +1,12 @@
 //! Reconfiguration without drift: generations, keep-set, plan, switch, reset
 //! staging, boot-time execution, trash and rollback.
 
+pub mod boot;
 pub mod failpoint;
+pub mod generations;
 pub mod keep;
+pub mod reset;
+pub mod rollback;
 pub mod scan;
 pub mod trash;
 pub mod tree;

@@ -15,8 +15,18 @@ use std::path::Path;
 use crate::keep::{Below, KeepSet, Verdict};
 
 /// Top-level names a reset never touches: other filesystems in Flatcar's
-/// layout, filesystem infrastructure and reignite's trash.
-pub const PROTECTED: &[&str] = &["usr", "boot", "oem", "lost+found", crate::trash::TRASH_DIR];
+/// layout, filesystem infrastructure, reignite's trash, and flatcar-reset's
+/// marker and backup (the marker is removed after the boot instead, so a
+/// rollback never brings a consumed staging back).
+pub const PROTECTED: &[&str] = &[
+    "usr",
+    "boot",
+    "oem",
+    "lost+found",
+    crate::trash::TRASH_DIR,
+    crate::reset::MARKER,
+    "flatcar-backup",
+];
 
 /// What kind of filesystem object an entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
