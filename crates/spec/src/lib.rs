@@ -25,6 +25,7 @@
 
 mod build;
 mod decode;
+mod fuzzcheck;
 mod json;
 pub mod merge;
 mod parse;
@@ -34,6 +35,8 @@ pub mod types;
 mod unused;
 pub mod validate;
 
+#[doc(hidden)]
+pub use fuzzcheck::fuzz_check;
 pub use merge::merge;
 pub use parse::{parse, validate_merged, ParseError, Parsed, NEWEST_VERSION, SUPPORTED_VERSIONS};
 pub use types::*;
