@@ -117,6 +117,19 @@ pub fn parse_public_key(data: &[u8]) -> Result<VerifyingKey, Error> {
     VerifyingKey::from_bytes(&arr).map_err(|e| Error::Signature(format!("public key: {e}")))
 }
 
+/// Parses a SHA-256 given as 64 hex digits (optionally `sha256-` or
+/// `sha256:` prefixed).
+pub fn parse_sha256(s: &str) -> Result<[u8; 32], Error> {
+    let h = s
+        .trim()
+        .trim_start_matches("sha256-")
+        .trim_start_matches("sha256:");
+    let v = hex::decode(h).map_err(|e| Error::Refused(format!("--sha256 {s:?}: {e}")))?;
+    v.as_slice()
+        .try_into()
+        .map_err(|_| Error::Refused(format!("--sha256 {s:?}: expected 64 hex digits")))
+}
+
 /// Parses a detached signature: 64 raw bytes, 128 hex digits or base64.
 pub fn parse_signature(data: &[u8]) -> Result<Signature, Error> {
     let text = std::str::from_utf8(data).ok().map(str::trim);
