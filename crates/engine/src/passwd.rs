@@ -35,6 +35,8 @@ enum HomeAction {
         gid: u32,
     },
     Remove {
+        name: String,
+        uid: String,
         home: String,
     },
     Move {
@@ -85,9 +87,18 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, cfg: &Passwd) -> Result<(), ApplyError> {
                     u.home_created = created;
                 }
             }
-            HomeAction::Remove { home } => {
-                ctx.commit_point()?;
+            HomeAction::Remove { name, uid, home } => {
                 let resolved = ctx.root.resolve(&home)?;
+                match ctx.root.lstat(&resolved).ctx(|| format!("inspecting {home}"))? {
+                    None => continue,
+                    Some(st) if st.st_uid.to_string() != uid => {
+                        return Err(err(format!(
+                            "failed to delete user {name}: userdel: {home} not owned by {name}, not removing"
+                        )))
+                    }
+                    Some(_) => {}
+                }
+                ctx.commit_point()?;
                 ctx.root
                     .remove_all(&resolved)
                     .ctx(|| format!("removing home directory {home}"))?;
@@ -206,15 +217,19 @@ fn ensure_group(
         )
         .ok_or_else(|| err(format!("failed to create group {}: no free GID", g.name)))?,
     };
-    add_group(db, &g.name, gid, g.password_hash.as_deref());
+    add_group(db, &g.name, gid, g.password_hash.as_deref(), false);
     ctx.note_created(&key)?;
     Ok(record_group(db, &g.name, AccountAction::Created))
 }
 
-fn add_group(db: &mut AccountDb, name: &str, gid: u32, hash: Option<&str>) {
+/// Adds a group as `groupadd` does, or as `useradd` does for a user private
+/// group (`user_group`: without gshadow its password field is `!`, not `x`).
+fn add_group(db: &mut AccountDb, name: &str, gid: u32, hash: Option<&str>, user_group: bool) {
     let hash = hash.filter(|h| !h.is_empty());
     let gpass = if db.gshadow.present {
         "x".to_string()
+    } else if user_group {
+        "!".to_string()
     } else {
         hash.unwrap_or("x").to_string()
     };
@@ -344,6 +359,8 @@ fn ensure_user(
             }
         }
         homes.push(HomeAction::Remove {
+            name: u.name.clone(),
+            uid: line[2].clone(),
             home: line[5].clone(),
         });
         return Ok(record_user(db, &u.name, AccountAction::Removed, None));
@@ -378,8 +395,13 @@ fn ensure_user(
         }
         if let Some(h) = hash {
             if db.shadow.present && db.shadow.get(&u.name).is_some() {
+                let days = (ctx.now / 86400).to_string();
                 if let Some(s) = db.shadow.get_mut(&u.name) {
+                    // usermod -p also sets the date of the last change.
                     s[1] = h.to_string();
+                    if s.len() > 2 {
+                        s[2] = days;
+                    }
                 }
             } else {
                 line[1] = h.to_string();
@@ -438,7 +460,7 @@ fn ensure_user(
             Some(uid),
         )
         .ok_or_else(|| err(format!("failed to create user {}: no free GID", u.name)))?;
-        add_group(db, &u.name, gid, None);
+        add_group(db, &u.name, gid, None, true);
         user_group = Some(u.name.clone());
         gid
     };

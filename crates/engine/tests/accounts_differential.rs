@@ -1,0 +1,376 @@
+//! Differential test of the native users/groups step against Debian's
+//! shadow-utils: each case runs the commands Ignition would run
+//! (`groupadd`/`groupmod`/`groupdel`/`useradd`/`usermod`/`userdel --root`,
+//! ignition-semantics.md §6.9) on one scratch root and `apply` on an
+//! identical one, then compares `/etc/{passwd,shadow,group,gshadow}` line by
+//! line and the home directories (modes, owners, contents).
+//!
+//! Skips with a reason when not root or when `useradd` is not installed
+//! (Debian package `passwd`). The skeleton used has no subdirectories:
+//! shadow-utils 4.13 copies those incompletely under `--root` (documented
+//! difference, docs/apply.md).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+use serde_json::json;
+
+const LOGIN_DEFS: &str = "\
+UMASK 022
+PASS_MAX_DAYS 99999
+PASS_MIN_DAYS 0
+PASS_WARN_AGE 7
+UID_MIN 1000
+UID_MAX 60000
+GID_MIN 1000
+GID_MAX 60000
+USERGROUPS_ENAB yes
+ENCRYPT_METHOD SHA512
+";
+
+/// Same "now" as `common::opts`, so shadow's last-change day matches.
+const EPOCH: &str = "1795636555";
+
+fn base_root(dir: &Path, with_shadow: bool, login_defs: bool) {
+    std::fs::create_dir_all(dir.join("etc/default")).unwrap();
+    std::fs::create_dir_all(dir.join("etc/skel")).unwrap();
+    std::fs::write(
+        dir.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\ncore:x:500:500:Core:/home/core:/bin/bash\nold:x:1500:1500::/home/old:/bin/sh\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("etc/group"),
+        "root:x:0:\ndaemon:x:1:\nwheel:x:10:\nusers:x:100:\ndocker:x:990:old\ncore:x:500:\nold:x:1500:\nspare:x:1600:\n",
+    )
+    .unwrap();
+    if with_shadow {
+        std::fs::write(
+            dir.join("etc/shadow"),
+            "root:*:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\ncore:*:19000:0:99999:7:::\nold:*:19000:0:99999:7:::\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("etc/gshadow"),
+            "root:*::\ndaemon:*::\nwheel:*::\nusers:*::\ndocker:!::old\ncore:!::\nold:!::\nspare:!::\n",
+        )
+        .unwrap();
+        for f in ["shadow", "gshadow"] {
+            std::fs::set_permissions(
+                dir.join("etc").join(f),
+                std::os::unix::fs::PermissionsExt::from_mode(0o640),
+            )
+            .unwrap();
+        }
+    }
+    if login_defs {
+        std::fs::write(dir.join("etc/login.defs"), LOGIN_DEFS).unwrap();
+        std::fs::write(dir.join("etc/default/useradd"), "SHELL=/bin/sh\n").unwrap();
+    }
+    std::fs::write(dir.join("etc/skel/.bashrc"), "# bashrc\n").unwrap();
+    std::fs::write(dir.join("etc/skel/.profile"), "# profile\n").unwrap();
+    std::fs::create_dir_all(dir.join("home/old")).unwrap();
+    std::fs::write(dir.join("home/old/data"), "old data").unwrap();
+    for p in ["home/old", "home/old/data"] {
+        std::os::unix::fs::lchown(dir.join(p), Some(1500), Some(1500)).unwrap();
+    }
+}
+
+fn tool(root: &Path, prog: &str, args: &[String]) {
+    let out = Command::new(prog)
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{prog} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn exists(root: &Path, file: &str, name: &str) -> bool {
+    std::fs::read_to_string(root.join("etc").join(file))
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split(':').next() == Some(name))
+}
+
+/// Runs the commands Ignition ≥ 2.25 runs for `passwd`.
+fn ignition_commands(root: &Path, passwd: &serde_json::Value) {
+    let s = |v: &serde_json::Value| v.as_str().unwrap().to_string();
+    for g in passwd["groups"].as_array().cloned().unwrap_or_default() {
+        let name = s(&g["name"]);
+        if g["shouldExist"] == json!(false) {
+            if exists(root, "group", &name) {
+                tool(root, "groupdel", &[name]);
+            }
+            continue;
+        }
+        let mut args = Vec::new();
+        if let Some(gid) = g["gid"].as_i64() {
+            args.extend(["--gid".into(), gid.to_string()]);
+        }
+        if let Some(h) = g["passwordHash"].as_str() {
+            args.extend(["--password".into(), h.into()]);
+        }
+        if exists(root, "group", &name) {
+            args.push(name);
+            tool(root, "groupmod", &args);
+        } else {
+            if g["system"] == json!(true) {
+                args.push("--system".into());
+            }
+            args.push(name);
+            tool(root, "groupadd", &args);
+        }
+    }
+    for u in passwd["users"].as_array().cloned().unwrap_or_default() {
+        let name = s(&u["name"]);
+        if u["shouldExist"] == json!(false) {
+            if exists(root, "passwd", &name) {
+                tool(root, "userdel", &["--remove".into(), name]);
+            }
+            continue;
+        }
+        let mut args: Vec<String> = Vec::new();
+        let hash = u["passwordHash"]
+            .as_str()
+            .map(|h| if h.is_empty() { "*" } else { h });
+        if exists(root, "passwd", &name) {
+            if let Some(h) = u["homeDir"].as_str() {
+                args.extend(["--home".into(), h.into(), "--move-home".into()]);
+            }
+            if let Some(h) = hash {
+                args.extend(["--password".into(), h.into()]);
+            }
+            if let Some(v) = u["uid"].as_i64() {
+                args.extend(["--uid".into(), v.to_string()]);
+            }
+            if let Some(v) = u["gecos"].as_str() {
+                args.extend(["--comment".into(), v.into()]);
+            }
+            if let Some(v) = u["primaryGroup"].as_str() {
+                args.extend(["--gid".into(), v.into()]);
+            }
+            if let Some(v) = u["groups"].as_array() {
+                let g: Vec<String> = v.iter().map(s).collect();
+                args.extend(["--groups".into(), g.join(",")]);
+            }
+            if let Some(v) = u["shell"].as_str() {
+                args.extend(["--shell".into(), v.into()]);
+            }
+            args.push(name.clone());
+            tool(root, "usermod", &args);
+        } else {
+            if let Some(h) = u["homeDir"].as_str() {
+                args.extend(["--home-dir".into(), h.into()]);
+            }
+            if u["noCreateHome"] == json!(true) {
+                args.push("--no-create-home".into());
+            } else {
+                args.push("--create-home".into());
+            }
+            if u["noUserGroup"] == json!(true) {
+                args.push("--no-user-group".into());
+            }
+            if u["system"] == json!(true) {
+                args.push("--system".into());
+            }
+            args.extend(["--password".into(), hash.unwrap_or("*").into()]);
+            if let Some(v) = u["uid"].as_i64() {
+                args.extend(["--uid".into(), v.to_string()]);
+            }
+            if let Some(v) = u["gecos"].as_str() {
+                args.extend(["--comment".into(), v.into()]);
+            }
+            if let Some(v) = u["primaryGroup"].as_str() {
+                args.extend(["--gid".into(), v.into()]);
+            }
+            if let Some(v) = u["groups"].as_array() {
+                let g: Vec<String> = v.iter().map(s).collect();
+                args.extend(["--groups".into(), g.join(",")]);
+            }
+            if let Some(v) = u["shell"].as_str() {
+                args.extend(["--shell".into(), v.into()]);
+            }
+            args.push(name.clone());
+            tool(root, "useradd", &args);
+            if let Some(h) = hash {
+                tool(root, "usermod", &["--password".into(), h.into(), name]);
+            }
+        }
+    }
+}
+
+fn compared(root: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for f in ["passwd", "shadow", "group", "gshadow"] {
+        out.push((
+            format!("/etc/{f}"),
+            std::fs::read_to_string(root.join("etc").join(f)).unwrap_or_else(|_| "(absent)".into()),
+        ));
+    }
+    for dir in ["home", "var/home", "srv"] {
+        let p = root.join(dir);
+        if p.exists() {
+            for (k, v) in snapshot(&p, false) {
+                out.push((format!("/{dir}{k}"), v));
+            }
+        }
+    }
+    out
+}
+
+fn cases() -> Vec<(&'static str, serde_json::Value, bool, bool)> {
+    vec![
+        (
+            "simple user",
+            json!({"users": [{"name": "alice"}]}),
+            true,
+            true,
+        ),
+        (
+            "full user",
+            json!({"users": [{"name": "bob", "uid": 2000, "gecos": "Bob B", "shell": "/bin/zsh",
+            "homeDir": "/var/home/bob", "groups": ["wheel", "docker"], "primaryGroup": "users",
+            "passwordHash": "$6$abc$def"}]}),
+            true,
+            true,
+        ),
+        (
+            "system users",
+            json!({"users": [{"name": "svc", "system": true},
+            {"name": "svc2", "system": true, "noCreateHome": true}]}),
+            true,
+            true,
+        ),
+        (
+            "no home, no user group",
+            json!({"users": [{"name": "nh", "noCreateHome": true},
+            {"name": "nug", "noUserGroup": true}]}),
+            true,
+            true,
+        ),
+        (
+            "empty hash",
+            json!({"users": [{"name": "eh", "passwordHash": ""}]}),
+            true,
+            true,
+        ),
+        (
+            "groups",
+            json!({"groups": [{"name": "g1"}, {"name": "sg", "system": true},
+            {"name": "g2", "gid": 5000, "passwordHash": "$1$x"}]}),
+            true,
+            true,
+        ),
+        (
+            "sequence and preferred gid taken",
+            json!({"groups": [{"name": "taken", "gid": 1601}],
+            "users": [{"name": "u1", "uid": 1601}, {"name": "u2"}, {"name": "u3", "system": true}]}),
+            true,
+            true,
+        ),
+        (
+            "modify existing user",
+            json!({"users": [{"name": "core", "groups": ["wheel"],
+            "shell": "/bin/sh", "passwordHash": "$6$new", "gecos": "CoreOS Admin"}]}),
+            true,
+            true,
+        ),
+        (
+            "modify membership",
+            json!({"users": [{"name": "old", "groups": ["wheel"]}]}),
+            true,
+            true,
+        ),
+        (
+            "delete user with private group",
+            json!({"users": [{"name": "old", "shouldExist": false},
+            {"name": "ghost", "shouldExist": false}]}),
+            true,
+            true,
+        ),
+        (
+            "delete group",
+            json!({"groups": [{"name": "spare", "shouldExist": false}]}),
+            true,
+            true,
+        ),
+        (
+            "modify group",
+            json!({"groups": [{"name": "spare", "gid": 1700, "passwordHash": "$6$g"}]}),
+            true,
+            true,
+        ),
+        (
+            "no shadow files",
+            json!({"users": [{"name": "ns", "passwordHash": "$6$p"}],
+            "groups": [{"name": "nsg"}]}),
+            false,
+            true,
+        ),
+        (
+            "no login.defs",
+            json!({"users": [{"name": "nd"}, {"name": "nds", "system": true}]}),
+            true,
+            false,
+        ),
+    ]
+}
+
+#[test]
+fn native_accounts_match_shadow_utils() {
+    if !is_root() {
+        eprintln!(
+            "skipping native_accounts_match_shadow_utils: needs root (chown, useradd --root)"
+        );
+        return;
+    }
+    if Command::new("useradd").arg("--help").output().is_err() {
+        eprintln!("skipping native_accounts_match_shadow_utils: useradd not installed (Debian package `passwd`)");
+        return;
+    }
+    let mut failures = Vec::new();
+    let total = cases().len();
+    for (name, passwd, shadow, defs) in cases() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        base_root(a.path(), shadow, defs);
+        base_root(b.path(), shadow, defs);
+        ignition_commands(a.path(), &passwd);
+        let cfg = config(json!({"ignition": {"version": "3.5.0"}, "passwd": passwd}));
+        if let Err(e) = run(b.path(), &cfg) {
+            failures.push(format!("{name}: apply failed: {e}"));
+            continue;
+        }
+        let (want, got) = (compared(a.path()), compared(b.path()));
+        if want != got {
+            let diff: Vec<String> = want
+                .iter()
+                .zip(got.iter())
+                .filter(|(w, g)| w != g)
+                .map(|(w, g)| format!("  tools:   {w:?}\n  reignite: {g:?}"))
+                .collect();
+            failures.push(format!(
+                "{name}:\n{}",
+                if diff.is_empty() {
+                    format!("  {want:?}\n  {got:?}")
+                } else {
+                    diff.join("\n")
+                }
+            ));
+        }
+    }
+    eprintln!(
+        "accounts differential: {}/{total} cases identical",
+        total - failures.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
