@@ -1,0 +1,125 @@
+//! Data URLs as Butane builds them (`base/util/url.go`): the shortest of
+//! percent-escaped text, base64, and (when the user set no compression)
+//! gzip+base64, which must beat the others by the length of `"gzip"`.
+
+use base64::Engine as _;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use std::io::Write as _;
+
+/// The chosen encoding: the `source` URL and the `compression` to emit
+/// (`Some("")` when the user set none, `Some("gzip")` when we compressed,
+/// `None` to keep the user's own compression value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataUrl {
+    pub url: String,
+    pub compression: Option<&'static str>,
+}
+
+/// `dataurl.Escape`: keeps `[A-Za-z0-9-_.!~*'()]`, `%XX` for the rest.
+pub fn escape(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&b) {
+            s.push(b as char);
+        } else {
+            s.push('%');
+            s.push(HEX[(b >> 4) as usize] as char);
+            s.push(HEX[(b & 15) as usize] as char);
+        }
+    }
+    s
+}
+
+/// gzip at best compression with Go's header (mtime 0, XFL 2, OS 255).
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::new(), Compression::best());
+    // Writing to a Vec cannot fail.
+    let _ = enc.write_all(bytes);
+    let mut out = enc.finish().unwrap_or_default();
+    if out.len() > 9 {
+        out[8] = 2;
+        out[9] = 255;
+    }
+    out
+}
+
+/// Butane's `MakeDataURL`.
+pub fn make(contents: &[u8], user_compression: Option<&str>, allow_compression: bool) -> DataUrl {
+    let user_set = user_compression.is_some_and(|c| !c.is_empty());
+    let b64 = base64::engine::general_purpose::STANDARD;
+    // Compare encoded lengths before building the losing strings.
+    let escaped_len = contents
+        .iter()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.!~*'()".contains(b) {
+                1
+            } else {
+                3
+            }
+        })
+        .sum::<usize>()
+        + 1;
+    let b64_len = ";base64,".len() + contents.len().div_ceil(3) * 4;
+    let mut opaque = if b64_len < escaped_len {
+        format!(";base64,{}", b64.encode(contents))
+    } else {
+        format!(",{}", escape(contents))
+    };
+    let mut compression = if user_set { None } else { Some("") };
+    if !user_set && allow_compression {
+        let gz = gzip(contents);
+        let gz_len = ";base64,".len() + gz.len().div_ceil(3) * 4;
+        if gz_len + 4 < opaque.len() {
+            opaque = format!(";base64,{}", b64.encode(&gz));
+            compression = Some("gzip");
+        }
+    }
+    DataUrl {
+        url: format!("data:{opaque}"),
+        compression,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read as _;
+
+    #[test]
+    fn plain_text_is_escaped() {
+        let d = make(b"hello\n", None, true);
+        assert_eq!(d.url, "data:,hello%0A");
+        assert_eq!(d.compression, Some(""));
+    }
+
+    #[test]
+    fn binary_prefers_base64() {
+        let d = make(&[0u8, 1, 2, 3, 255, 254], None, true);
+        assert_eq!(d.url, "data:;base64,AAECA//+");
+    }
+
+    #[test]
+    fn repetitive_text_is_gzipped_and_round_trips() {
+        let text = "a fairly repetitive line of text\n".repeat(50);
+        let d = make(text.as_bytes(), None, true);
+        assert_eq!(d.compression, Some("gzip"));
+        let b = d.url.strip_prefix("data:;base64,").unwrap();
+        let gz = base64::engine::general_purpose::STANDARD.decode(b).unwrap();
+        assert_eq!(&gz[..10], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 255]);
+        let mut out = String::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out, text);
+    }
+
+    #[test]
+    fn user_compression_is_kept() {
+        let text = "x".repeat(500);
+        let d = make(text.as_bytes(), Some("gzip"), true);
+        assert_eq!(d.compression, None);
+        assert!(d.url.starts_with("data:,xxx"));
+    }
+}
