@@ -85,10 +85,10 @@ impl HttpClient {
             attempts += 1;
             match self.attempt(opts, url, headers, deadline) {
                 Ok(resp) => {
-                    let status = resp.status().as_u16();
+                    let status = resp.status;
                     if !is_retryable(status) {
                         return match status {
-                            200 | 204 => Ok(Box::new(resp.into_body().into_reader())),
+                            200 | 204 => Ok(resp.body),
                             _ => Err(HttpFailure::Status(status)),
                         };
                     }
@@ -127,40 +127,18 @@ impl HttpClient {
         url: &str,
         headers: &[(String, Option<String>)],
         deadline: Option<Instant>,
-    ) -> Result<ureq::http::Response<ureq::Body>, AttemptError> {
+    ) -> Result<Resp, AttemptError> {
         let mut current =
             url::Url::parse(url).map_err(|e| AttemptError::Fatal(format!("invalid URL: {e}")))?;
         let mut redirects = 0u32;
         loop {
-            let mut req = self.agent.get(current.as_str());
-            if redirects == 0 {
-                for (name, value) in merged_headers(opts, headers) {
-                    req = req.header(name.as_str(), value.as_str());
-                }
-            }
-            let proxy = match self.proxy.proxy_for(&current) {
-                Some(p) => Some(
-                    ureq::Proxy::new(p)
-                        .map_err(|e| AttemptError::Fatal(format!("invalid proxy {p:?}: {e}")))?,
-                ),
-                None => None,
+            let sent: Vec<(String, String)> = if redirects == 0 {
+                merged_headers(opts, headers)
+            } else {
+                Vec::new()
             };
-            let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            let req = req.config().proxy(proxy).timeout_global(remaining).build();
-            let resp = match req.call() {
-                Ok(r) => r,
-                Err(e @ (ureq::Error::BadUri(_) | ureq::Error::Http(_))) => {
-                    return Err(AttemptError::Fatal(e.to_string()))
-                }
-                Err(e) => return Err(AttemptError::Retry(e.to_string())),
-            };
-            let status = resp.status().as_u16();
-            let location = resp
-                .headers()
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            match (status, location) {
+            let resp = self.send(opts, &current, &sent, deadline)?;
+            match (resp.status, resp.location.clone()) {
                 (301 | 302 | 303 | 307 | 308, Some(loc)) => {
                     redirects += 1;
                     if redirects > opts.max_redirects {
@@ -183,6 +161,78 @@ impl HttpClient {
             }
         }
     }
+
+    /// One request, through the proxy that applies to `url` if any.
+    fn send(
+        &self,
+        opts: &FetchOptions,
+        url: &url::Url,
+        headers: &[(String, String)],
+        deadline: Option<Instant>,
+    ) -> Result<Resp, AttemptError> {
+        let proxy = match self.proxy.proxy_for(url) {
+            Some(p) => Some(
+                url::Url::parse(p)
+                    .map_err(|e| AttemptError::Fatal(format!("invalid proxy {p:?}: {e}")))?,
+            ),
+            None => None,
+        };
+        // Plain http through an http proxy: absolute-form, as Go does.
+        if let Some(p) = proxy.as_ref().filter(|p| p.scheme() == "http") {
+            if url.scheme() == "http" {
+                let f = crate::forward::get(
+                    p,
+                    url,
+                    headers,
+                    opts.connect_timeout,
+                    opts.response_header_timeout,
+                    deadline,
+                )
+                .map_err(AttemptError::Retry)?;
+                return Ok(Resp {
+                    status: f.status,
+                    location: f.location,
+                    body: f.body,
+                });
+            }
+        }
+        let mut req = self.agent.get(url.as_str());
+        for (name, value) in headers {
+            req = req.header(name.as_str(), value.as_str());
+        }
+        let proxy = match proxy {
+            Some(p) => Some(ureq::Proxy::new(p.as_str()).map_err(|e| {
+                AttemptError::Fatal(format!("invalid proxy {:?}: {e}", p.as_str()))
+            })?),
+            None => None,
+        };
+        let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let req = req.config().proxy(proxy).timeout_global(remaining).build();
+        let resp = match req.call() {
+            Ok(r) => r,
+            Err(e @ (ureq::Error::BadUri(_) | ureq::Error::Http(_))) => {
+                return Err(AttemptError::Fatal(e.to_string()))
+            }
+            Err(e) => return Err(AttemptError::Retry(e.to_string())),
+        };
+        let location = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Ok(Resp {
+            status: resp.status().as_u16(),
+            location,
+            body: Box::new(resp.into_body().into_reader()),
+        })
+    }
+}
+
+/// A response whose head has been read.
+struct Resp {
+    status: u16,
+    location: Option<String>,
+    body: Box<dyn Read + Send>,
 }
 
 /// The outcome of a failed GET, before the caller maps statuses to errors

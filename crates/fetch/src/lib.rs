@@ -1,6 +1,6 @@
 //! Resource fetching as Ignition does it: `data:`, `http(s)`, `tftp`, `s3`/`gs`
 //! (anonymous), gzip decompression and sha256/sha512 verification, streamed;
-//! plus config assembly ([`assemble`]): base configs, `merge`/`replace`
+//! plus config assembly ([`assemble()`]): base configs, `merge`/`replace`
 //! chains and post-merge validation.
 //!
 //! Contents are streamed from the source through the decompressor and the
@@ -20,6 +20,7 @@ pub mod assemble;
 mod cloud;
 mod dataurl;
 mod error;
+mod forward;
 mod http;
 mod proxy;
 mod tftp;

@@ -180,13 +180,13 @@ fn parent_proxy_is_in_force_for_children_and_grandchildren() {
         merge_refs(&["http://configs.example.invalid/gc.ign".into()]),
     );
     let srv = serve(vec![("/gc.ign", grandchild), ("/c.ign", child)]);
-    let proxy = ConnectProxy::start(srv.addr);
+    let proxy = ForwardProxy::start(srv.addr, false);
     let mut ign = merge_refs(&["http://configs.example.invalid/c.ign".into()]);
     ign["proxy"] = json!({"httpProxy": format!("http://{}", proxy.addr)});
     let user = cfg(&[], ign);
     let out = assemble(&user, None, None, &opts()).unwrap();
     assert_eq!(paths(&out.config), ["/child", "/grandchild"]);
-    assert_eq!(proxy.targets.lock().unwrap().len(), 2);
+    assert_eq!(proxy.requests.lock().unwrap().len(), 2);
 }
 
 #[test]

@@ -222,30 +222,112 @@ fn gzip_and_sha512_over_http() {
 }
 
 #[test]
-fn http_proxy_is_used_and_loopback_bypasses_it() {
+fn http_goes_to_the_proxy_in_absolute_form() {
     let backend = HttpServer::start(|r| ok(format!("via {}", r.path)));
-    let proxy = ConnectProxy::start(backend.addr);
+    for chunked in [false, true] {
+        let proxy = ForwardProxy::start(backend.addr, chunked);
+        let mut o = fast();
+        o.proxy.http_proxy = Some(format!("http://user:p%40ss@{}", proxy.addr));
+        let f = Fetcher::new(o.clone()).unwrap();
+        // A name that does not resolve: only the proxy can reach it.
+        let mut r = res("http://config.example.invalid:8080/c.ign");
+        r.http_headers = vec![HttpHeader {
+            name: "X-Token".into(),
+            value: Some("t".into()),
+        }];
+        assert_eq!(f.fetch_bytes(&r, 100).unwrap(), b"via /c.ign");
+        let reqs = proxy.requests.lock().unwrap().clone();
+        assert_eq!(
+            reqs[0].0,
+            "GET http://config.example.invalid:8080/c.ign HTTP/1.1"
+        );
+        let h = |n: &str| {
+            reqs[0]
+                .1
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(h("host").as_deref(), Some("config.example.invalid:8080"));
+        assert_eq!(h("x-token").as_deref(), Some("t"));
+        assert_eq!(h("accept-encoding").as_deref(), Some("identity"));
+        // user:p@ss
+        assert_eq!(
+            h("proxy-authorization").as_deref(),
+            Some("Basic dXNlcjpwQHNz")
+        );
+        // Loopback never goes through the proxy (Go's httpproxy rule).
+        f.fetch_bytes(&res(&backend.url("/direct")), 100).unwrap();
+        assert_eq!(proxy.requests.lock().unwrap().len(), 1);
+        // noProxy sends the host direct: it cannot resolve, so it fails.
+        o.proxy.no_proxy = vec![".example.invalid".into()];
+        o.total_timeout = Some(Duration::from_millis(100));
+        let f = Fetcher::new(o).unwrap();
+        assert!(f
+            .fetch_bytes(&res("http://config.example.invalid/c.ign"), 100)
+            .is_err());
+        assert_eq!(proxy.requests.lock().unwrap().len(), 1);
+    }
+}
+
+#[test]
+fn https_goes_through_a_connect_tunnel() {
+    let p = pki_for(&["tls.example.invalid"]);
+    let srv = start_https(p.leaf_der.clone(), p.key_der.clone(), |r| {
+        ok(format!("tls {}", r.path))
+    });
+    let proxy = ConnectProxy::start(srv.addr);
     let mut o = fast();
-    o.proxy.http_proxy = Some(format!("http://{}", proxy.addr));
-    let f = Fetcher::new(o.clone()).unwrap();
-    // A name that does not resolve: only the proxy can reach it.
-    let body = f
-        .fetch_bytes(&res("http://config.example.invalid/c.ign"), 100)
-        .unwrap();
-    assert_eq!(body, b"via /c.ign");
-    let targets = proxy.targets.lock().unwrap().clone();
-    assert_eq!(targets, ["CONNECT config.example.invalid:80 HTTP/1.1"]);
-    // Loopback never goes through the proxy (Go's httpproxy rule).
-    f.fetch_bytes(&res(&backend.url("/direct")), 100).unwrap();
-    assert_eq!(proxy.targets.lock().unwrap().len(), 1);
-    // noProxy sends the host direct: it cannot resolve, so it fails.
-    o.proxy.no_proxy = vec![".example.invalid".into()];
-    o.total_timeout = Some(Duration::from_millis(100));
+    o.proxy.https_proxy = Some(format!("http://{}", proxy.addr));
+    o.ca_bundles = vec![p.ca_pem.clone().into_bytes()];
     let f = Fetcher::new(o).unwrap();
-    assert!(f
-        .fetch_bytes(&res("http://config.example.invalid/c.ign"), 100)
-        .is_err());
-    assert_eq!(proxy.targets.lock().unwrap().len(), 1);
+    // The name resolves nowhere: the tunnel ends at the test server, whose
+    // certificate is for that name.
+    let body = f
+        .fetch_bytes(&res("https://tls.example.invalid/x"), 100)
+        .unwrap();
+    assert_eq!(body, b"tls /x");
+    assert_eq!(
+        proxy.targets.lock().unwrap().clone(),
+        ["CONNECT tls.example.invalid:443 HTTP/1.1"]
+    );
+}
+
+#[test]
+fn proxy_status_codes_and_redirects() {
+    let backend = HttpServer::start(|r| match r.path.as_str() {
+        "/moved" => redirect(302, "/here"),
+        "/here" => ok("here"),
+        _ => status(404),
+    });
+    let proxy = ForwardProxy::start(backend.addr, false);
+    let mut o = fast();
+    o.proxy.http_proxy = Some(proxy.addr.to_string());
+    let f = Fetcher::new(o).unwrap();
+    assert_eq!(
+        f.fetch_bytes(&res("http://h.example.invalid/moved"), 100)
+            .unwrap(),
+        b"here"
+    );
+    let e = f
+        .fetch_bytes(&res("http://h.example.invalid/none"), 100)
+        .unwrap_err();
+    assert!(matches!(e, FetchError::NotFound { .. }), "{e}");
+    let lines: Vec<_> = proxy
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.0.clone())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "GET http://h.example.invalid/moved HTTP/1.1",
+            "GET http://h.example.invalid/here HTTP/1.1",
+            "GET http://h.example.invalid/none HTTP/1.1"
+        ]
+    );
 }
 
 #[test]

@@ -322,6 +322,11 @@ pub struct Pki {
 }
 
 pub fn pki() -> Pki {
+    pki_for(&["localhost"])
+}
+
+/// Like [`pki`] with a leaf certificate for `names`.
+pub fn pki_for(names: &[&str]) -> Pki {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -329,12 +334,104 @@ pub fn pki() -> Pki {
         .push(DnType::CommonName, "reignite test CA");
     let ca_key = KeyPair::generate().unwrap();
     let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let leaf = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    let leaf =
+        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
     let leaf_key = KeyPair::generate().unwrap();
     let leaf_cert = leaf.signed_by(&leaf_key, &ca_cert, &ca_key).unwrap();
     Pki {
         ca_pem: ca_cert.pem(),
         leaf_der: leaf_cert.der().to_vec(),
         key_der: leaf_key.serialize_der(),
+    }
+}
+
+/// An HTTP forward proxy for absolute-form requests (`GET http://h/p`): it
+/// records each request line and its headers, fetches the path from
+/// `backend` whatever host was named, and answers with the backend's
+/// status and body, re-framed as `chunked` when asked to. One request per
+/// connection.
+pub struct ForwardProxy {
+    pub addr: SocketAddr,
+    pub requests: Arc<Recorded>,
+}
+
+impl ForwardProxy {
+    pub fn start(backend: SocketAddr, chunked: bool) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let r2 = requests.clone();
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(client) = stream else { continue };
+                let requests = r2.clone();
+                thread::spawn(move || forward_one(client, backend, chunked, &requests));
+            }
+        });
+        ForwardProxy { addr, requests }
+    }
+}
+
+/// Request lines with their (lower-cased) headers.
+pub type Recorded = Mutex<Vec<(String, Vec<(String, String)>)>>;
+
+fn read_head_lines<R: BufRead>(r: &mut R) -> (String, Vec<(String, String)>) {
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+            break;
+        }
+        let (n, v) = h.trim_end().split_once(':').unwrap();
+        headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
+    }
+    (line.trim_end().to_string(), headers)
+}
+
+fn forward_one(client: TcpStream, backend: SocketAddr, chunked: bool, log: &Recorded) {
+    let mut reader = BufReader::new(client.try_clone().unwrap());
+    let (line, headers) = read_head_lines(&mut reader);
+    log.lock().unwrap().push((line.clone(), headers));
+    let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let path = match target.split_once("://") {
+        Some((_, rest)) => rest
+            .find('/')
+            .map(|i| rest[i..].to_string())
+            .unwrap_or("/".into()),
+        None => target,
+    };
+    let mut up = TcpStream::connect(backend).unwrap();
+    write!(up, "GET {path} HTTP/1.1\r\nHost: backend\r\n\r\n").unwrap();
+    let mut up_r = BufReader::new(up);
+    let (status_line, resp_headers) = read_head_lines(&mut up_r);
+    let len: usize = resp_headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .map(|(_, v)| v.parse().unwrap())
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    up_r.read_exact(&mut body).unwrap();
+    let mut out = client;
+    let mut head = format!("{status_line}\r\n");
+    for (n, v) in &resp_headers {
+        if n != "content-length" {
+            head.push_str(&format!("{n}: {v}\r\n"));
+        }
+    }
+    if chunked {
+        head.push_str("Transfer-Encoding: chunked\r\n\r\n");
+        out.write_all(head.as_bytes()).unwrap();
+        for c in body.chunks(7) {
+            write!(out, "{:x}\r\n", c.len()).unwrap();
+            out.write_all(c).unwrap();
+            out.write_all(b"\r\n").unwrap();
+        }
+        out.write_all(b"0\r\n\r\n").unwrap();
+    } else {
+        head.push_str(&format!("Content-Length: {len}\r\n\r\n"));
+        out.write_all(head.as_bytes()).unwrap();
+        out.write_all(&body).unwrap();
     }
 }
