@@ -30,6 +30,22 @@ enum Command {
     Apply(cmd::apply::Args),
     /// Manage GPT A/B USR slots: status, install, activate, mark-good, rollback.
     Slots(cmd::slots::Args),
+    /// Show what `reset` would change on a root, with a reason for each change.
+    Plan(cmd::plan::Args),
+    /// Live transition to a new config (not implemented yet).
+    Switch(cmd::switch::Args),
+    /// Stage a full reset for the next boot (also flatcar-reset's options).
+    Reset(cmd::reset::Args),
+    /// Initramfs entry point: run a staged reset against the root.
+    Boot(cmd::boot::Args),
+    /// Commit the current generation and purge the trash.
+    Confirm(cmd::confirm::Args),
+    /// Return to the previous generation.
+    Rollback(cmd::rollback::Args),
+    /// List the recorded generations and their state.
+    Status(cmd::status::Args),
+    /// List undeclared and modified state without changing anything.
+    Drift(cmd::drift::Args),
 }
 
 /// Runs the command line `args` and returns the process exit code.
@@ -38,6 +54,11 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let mut args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // Invoked as `flatcar-reset`: behave as that tool.
+    if args.first().and_then(|a| std::path::Path::new(a).file_name()).is_some_and(|n| n == "flatcar-reset") {
+        args.splice(1..1, ["reset".into(), "--flatcar".into()]);
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -52,6 +73,14 @@ where
         Command::Translate(a) => cmd::translate::run(a),
         Command::Apply(a) => cmd::apply::run(a),
         Command::Slots(a) => cmd::slots::run(a),
+        Command::Plan(a) => cmd::plan::run(a),
+        Command::Switch(a) => cmd::switch::run(a),
+        Command::Reset(a) => cmd::reset::run(a),
+        Command::Boot(a) => cmd::boot::run(a),
+        Command::Confirm(a) => cmd::confirm::run(a),
+        Command::Rollback(a) => cmd::rollback::run(a),
+        Command::Status(a) => cmd::status::run(a),
+        Command::Drift(a) => cmd::drift::run(a),
     };
     match result {
         Ok(code) => code,

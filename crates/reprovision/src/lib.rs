@@ -5,6 +5,7 @@ pub mod boot;
 pub mod failpoint;
 pub mod generations;
 pub mod keep;
+pub mod plan;
 pub mod reset;
 pub mod rollback;
 pub mod scan;

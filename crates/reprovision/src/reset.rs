@@ -28,6 +28,11 @@ pub const MARKER: &str = "selective-os-reset";
 /// The first-boot flag on the ESP, relative to the root.
 pub const FIRST_BOOT: &str = "boot/flatcar/first_boot";
 
+/// Whether the process runs with effective uid 0 (flatcar-reset's check).
+pub fn running_as_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
 /// Errors of reset staging.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -1,0 +1,174 @@
+//! `reignite boot`: the initramfs entry point — runs a staged reset (or
+//! resumes/rolls back an interrupted one) against `--root`; runnable on any
+//! directory root. Also holds the engine-backed [`EngineProvisioner`] and
+//! config loading shared by the other reconfiguration commands.
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use reignite_reprovision::boot::{self, BootOptions, BootOutcome, Provisioner};
+
+/// Arguments of `reignite boot`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Target root (`/sysroot` in the initramfs).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    /// Factory tree with the image defaults, relative to the root.
+    #[arg(long, value_name = "DIR", default_value = "usr/share/factory")]
+    pub factory: String,
+    /// Use this config instead of the staged one.
+    #[arg(long, value_name = "CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// Reads a config file (`-` = stdin).
+pub(crate) fn read_config(path: &Path) -> Result<Vec<u8>> {
+    if path.as_os_str() == "-" {
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)
+            .context("reading the config from standard input")?;
+        return Ok(b);
+    }
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Assembles and validates a config (fetch stage, no root touched) and
+/// returns it with its canonical JSON.
+pub(crate) fn validate_config(bytes: &[u8]) -> Result<(reignite_spec::Config, Vec<u8>)> {
+    let opts = reignite_fetch::AssembleOptions::default();
+    let assembled =
+        reignite_fetch::assemble(bytes, None, None, &opts).context("validating the new config")?;
+    let (json, _) = reignite_engine::canonical_config(&assembled.config);
+    Ok((assembled.config, json.into_bytes()))
+}
+
+struct EngineFetcher(reignite_fetch::Fetcher);
+
+impl reignite_engine::Fetch for EngineFetcher {
+    fn fetch_into(
+        &self,
+        resource: &reignite_spec::Resource,
+        out: &mut dyn Write,
+    ) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
+        self.0.fetch_into(resource, out).map_err(|e| e.into())
+    }
+}
+
+/// The files stage through `reignite_engine::apply`.
+///
+/// The engine's `apply` is first-boot only (it refuses a root that already
+/// has a generation and records generation 1 itself), so the state directory
+/// is held aside at `/var/lib/.reignite-hold` while it runs and put back
+/// afterwards; the generation is then recorded by reprovision's store. A
+/// crash in between is repaired by [`recover_hold`] at the next start.
+#[derive(Default)]
+pub(crate) struct EngineProvisioner {
+    config: RefCell<Option<reignite_spec::Config>>,
+}
+
+const HOLD: &str = "var/lib/.reignite-hold";
+const STATE: &str = "var/lib/reignite";
+
+/// Puts a held-aside state directory back after a crash.
+pub(crate) fn recover_hold(root: &Path) -> Result<()> {
+    let hold = root.join(HOLD);
+    if hold.exists() {
+        let state = root.join(STATE);
+        if state.exists() {
+            std::fs::remove_dir_all(&state)
+                .with_context(|| format!("removing {}", state.display()))?;
+        }
+        std::fs::rename(&hold, &state).with_context(|| format!("restoring {}", state.display()))?;
+    }
+    Ok(())
+}
+
+impl Provisioner for EngineProvisioner {
+    fn validate(&self, config: &[u8]) -> std::result::Result<Vec<u8>, String> {
+        let (cfg, canonical) = validate_config(config).map_err(|e| format!("{e:#}"))?;
+        *self.config.borrow_mut() = Some(cfg);
+        Ok(canonical)
+    }
+
+    fn apply(
+        &self,
+        root: &Path,
+        _canonical: &[u8],
+    ) -> std::result::Result<serde_json::Value, String> {
+        let cfg = self
+            .config
+            .borrow()
+            .clone()
+            .ok_or("internal: apply before validate")?;
+        let run = || -> Result<serde_json::Value> {
+            let state = root.join(STATE);
+            let hold = root.join(HOLD);
+            if state.exists() {
+                std::fs::rename(&state, &hold)
+                    .with_context(|| format!("holding {}", state.display()))?;
+            }
+            let fetcher = reignite_fetch::Fetcher::new(reignite_fetch::FetchOptions::default())
+                .and_then(|f| f.with_config(&cfg))
+                .context("setting up fetching")?;
+            let fetcher = EngineFetcher(fetcher);
+            let r = reignite_engine::Root::open(root)
+                .with_context(|| format!("opening {}", root.display()))?;
+            let outcome = reignite_engine::apply(
+                &r,
+                &cfg,
+                reignite_engine::ApplyOptions::new(&fetcher),
+                &mut |_| {},
+            );
+            let result = match outcome {
+                Ok(reignite_engine::Outcome::Applied { manifest, .. }) => {
+                    serde_json::to_value(&*manifest).context("serialising the manifest")
+                }
+                Ok(_) => Err(anyhow::anyhow!("the engine did not apply the config")),
+                Err(e) => Err(anyhow::Error::new(e).context("files stage")),
+            };
+            recover_hold(root)?;
+            result
+        };
+        run().map_err(|e| format!("{e:#}"))
+    }
+}
+
+/// Runs `reignite boot`.
+pub fn run(args: Args) -> Result<i32> {
+    recover_hold(&args.root)?;
+    let config = args.config.as_deref().map(read_config).transpose()?;
+    let opts = BootOptions {
+        factory: args.factory.clone(),
+        config,
+    };
+    let prov = EngineProvisioner::default();
+    let out = boot::boot(&args.root, &prov, &opts)
+        .with_context(|| format!("boot on {}", args.root.display()))?;
+    match out {
+        BootOutcome::Nothing => {
+            eprintln!("No reset staged on {}; nothing to do.", args.root.display())
+        }
+        BootOutcome::Reset {
+            generation,
+            moved,
+            warnings,
+        } => {
+            for w in warnings {
+                eprintln!("warning: {w}");
+            }
+            println!(
+                "Reset {}: generation {generation} provisioned; {moved} subtree(s) moved to the trash until `reignite confirm`.",
+                args.root.display()
+            );
+        }
+        BootOutcome::RevertedTo(g) => {
+            println!(
+                "The tried generation was not confirmed in time; rolled back to generation {g}."
+            )
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,251 @@
+//! `reignite reset`: stage a full wipe-and-reprovision for the next boot
+//! (executed by `reignite boot`). Also a drop-in for flatcar-reset: it
+//! accepts `-F -U -K -M -B -S -P -W -D -R` with their meaning and writes the
+//! same markers; invoked as `flatcar-reset` (argv[0]) it behaves as that
+//! tool. Deliberate differences are listed in docs/reset.md.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use reignite_reprovision::keep::{KeepPattern, KeepSet};
+use reignite_reprovision::reset::{self, OemEdits, Staged};
+
+/// Arguments of `reignite reset`.
+#[derive(Debug, clap::Args)]
+#[command(infer_long_args = true)]
+pub struct Args {
+    /// Target root.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    /// Extra keep pattern (glob, or `regex:ERE`); repeatable.
+    #[arg(long, value_name = "P")]
+    pub keep: Vec<String>,
+    /// Keep the machine ID (also pinned with a `systemd.machine_id=` karg in /oem/grub.cfg).
+    #[arg(short = 'M', long)]
+    pub keep_machine_id: bool,
+    /// Revert at the next boot unless `reignite confirm` comes within DURATION (e.g. 10m).
+    #[arg(long = "try", value_name = "DURATION")]
+    pub try_for: Option<String>,
+    /// Allow dropping paths the previous generation kept.
+    #[arg(long)]
+    pub allow_data_loss: bool,
+    /// Refuse unless the plan in FILE (from `reignite plan -o`) is still exact.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// flatcar-reset: Ignition config file (also copied to /oem/config.ign).
+    #[arg(short = 'F', long = "ignition-file", value_name = "FILE")]
+    pub ignition_file: Option<PathBuf>,
+    /// flatcar-reset: Ignition config URL (karg in /oem/grub.cfg).
+    #[arg(short = 'U', long = "ignition-url", value_name = "URL")]
+    pub ignition_url: Option<String>,
+    /// flatcar-reset: the positional arguments are keep regexes (`/.*` auto-appended).
+    #[arg(short = 'K', long = "keep-paths")]
+    pub keep_paths: bool,
+    /// flatcar-reset: back up deleted paths (always done: the trash keeps them until confirm).
+    #[arg(short = 'B', long)]
+    pub backup: bool,
+    /// flatcar-reset: unstage a staged reset.
+    #[arg(short = 'S', long)]
+    pub stop: bool,
+    /// flatcar-reset: print the paths that would be deleted.
+    #[arg(short = 'P', long)]
+    pub preview_delete: bool,
+    /// flatcar-reset: print the paths that would be kept.
+    #[arg(short = 'W', long)]
+    pub preview_keep: bool,
+    /// flatcar-reset: delete the backup (purges the trash, like `reignite confirm`).
+    #[arg(short = 'D', long)]
+    pub delete_backup: bool,
+    /// flatcar-reset: restore the backup (like `reignite rollback`).
+    #[arg(short = 'R', long)]
+    pub restore_backup: bool,
+    /// Behave exactly as flatcar-reset (set when invoked as `flatcar-reset`).
+    #[arg(long, hide = true)]
+    pub flatcar: bool,
+    /// CONFIG, or with -K the keep entries.
+    #[arg(value_name = "CONFIG|PATHS")]
+    pub args: Vec<String>,
+}
+
+/// Parses `30s`, `10m`, `2h`, `1d` or plain seconds.
+pub(crate) fn parse_duration(s: &str) -> Result<u64> {
+    let (num, mul) = match s.chars().last() {
+        Some('s') => (&s[..s.len() - 1], 1),
+        Some('m') => (&s[..s.len() - 1], 60),
+        Some('h') => (&s[..s.len() - 1], 3600),
+        Some('d') => (&s[..s.len() - 1], 86400),
+        _ => (s, 1),
+    };
+    let n: u64 = num
+        .parse()
+        .with_context(|| format!("invalid duration {s:?}; use e.g. 90s, 10m, 2h"))?;
+    Ok(n * mul)
+}
+
+/// Runs `reignite reset`.
+pub fn run(args: Args) -> Result<i32> {
+    let exclusive = [
+        args.stop,
+        args.preview_delete,
+        args.preview_keep,
+        args.delete_backup,
+        args.restore_backup,
+    ];
+    if exclusive.iter().filter(|x| **x).count() > 1 {
+        bail!("Only one exclusive action allowed");
+    }
+    if args.ignition_file.is_some() && args.ignition_url.is_some() {
+        bail!("-F/--ignition-file and -U/--ignition-url are mutually exclusive");
+    }
+    let mut keep: Vec<KeepPattern> = super::plan::keep_flags(&args.keep)?;
+    let mut config_path: Option<PathBuf> = args.ignition_file.clone();
+    if args.keep_paths {
+        if args.args.is_empty() {
+            bail!("-K/--keep-paths needs at least one path or regex");
+        }
+        for e in &args.args {
+            keep.push(KeepPattern::flatcar(e).map_err(anyhow::Error::new)?);
+        }
+    } else if args.flatcar && !args.args.is_empty() {
+        bail!(
+            "Found unused arguments: {} (use -K/--keep-paths)",
+            args.args.join(" ")
+        );
+    } else if args.args.len() > 1 {
+        bail!(
+            "expected one CONFIG, got {}; to keep paths use --keep or -K",
+            args.args.len()
+        );
+    } else if let Some(c) = args.args.first() {
+        if config_path.is_some() {
+            bail!("give the config either as CONFIG or with -F, not both");
+        }
+        config_path = Some(PathBuf::from(c));
+    }
+    if args.flatcar && !reset::running_as_root() {
+        bail!("Need to run as root");
+    }
+    let root = &args.root;
+    if args.stop {
+        reset::unstage(root).context("unstaging")?;
+        println!("Staged reset removed (edits of /oem from earlier stagings are kept, as flatcar-reset does).");
+        return Ok(0);
+    }
+    if args.delete_backup {
+        let purged = reignite_reprovision::rollback::confirm(root).context("purging the trash")?;
+        println!("Purged the trash of {} transition(s).", purged.len());
+        return Ok(0);
+    }
+    if args.restore_backup {
+        return super::rollback::run(super::rollback::Args { root: root.clone() });
+    }
+    let canonical = match &config_path {
+        Some(p) => Some(super::boot::validate_config(&super::boot::read_config(p)?)?.1),
+        None => None,
+    };
+    if args.preview_delete || args.preview_keep {
+        let mut pats = keep.clone();
+        if let Some(c) = &canonical {
+            pats.extend(reignite_reprovision::boot::config_keep_patterns(c)?);
+        }
+        let ks = KeepSet::new(pats)?;
+        let sc = reignite_reprovision::scan::scan(root, &ks)?;
+        if args.preview_delete {
+            for r in &sc.removals {
+                println!("/{}", r.path);
+            }
+        } else {
+            for k in &sc.kept {
+                println!("/{}", k.path);
+            }
+        }
+        return Ok(0);
+    }
+    if canonical.is_none() && args.ignition_url.is_none() && !root.join("oem/config.ign").exists() {
+        bail!("no config given: pass CONFIG (or -F FILE); nothing was staged");
+    }
+    // The plan: refuses dropped data, checks a reviewed plan, shows warnings.
+    if let Some(c) = &canonical {
+        let plan = reignite_reprovision::plan::reset_plan(root, c, &keep, args.keep_machine_id)?;
+        for w in &plan.warnings {
+            eprintln!("warning: {w}");
+        }
+        if let Some(pf) = &args.plan {
+            let text =
+                std::fs::read_to_string(pf).with_context(|| format!("reading {}", pf.display()))?;
+            let want: serde_json::Value =
+                serde_json::from_str(&text).context("parsing the plan file")?;
+            if want["hash"].as_str() != Some(plan.hash.as_str()) {
+                bail!("the host or the config changed since the plan in {} was made; run `reignite plan` again", pf.display());
+            }
+        }
+        if !plan.data_no_longer_kept.is_empty() && !args.allow_data_loss {
+            for p in &plan.data_no_longer_kept {
+                let (bytes, entries) =
+                    reignite_reprovision::scan::du(&root.join(p.trim_start_matches('/')));
+                eprintln!("  data no longer kept: {p} ({entries} entries, {bytes} bytes)");
+            }
+            bail!("the new keep-set drops data the previous generation kept; pass --allow-data-loss to accept");
+        }
+    }
+    let machine_id = if args.keep_machine_id {
+        let p = root.join("etc/machine-id");
+        Some(
+            std::fs::read_to_string(&p)
+                .with_context(|| format!("reading {}", p.display()))?
+                .trim()
+                .to_string(),
+        )
+    } else {
+        None
+    };
+    let staged = Staged {
+        format: 1,
+        keep,
+        keep_machine_id: args.keep_machine_id,
+        try_seconds: args.try_for.as_deref().map(parse_duration).transpose()?,
+        from_generation: reignite_reprovision::generations::Store::new(root)
+            .state()?
+            .current,
+        has_config: canonical.is_some(),
+        allow_data_loss: args.allow_data_loss,
+        plan_hash: None,
+    };
+    let oem = OemEdits {
+        ignition_file: match &args.ignition_file {
+            Some(f) => Some(std::fs::read(f).with_context(|| format!("reading {}", f.display()))?),
+            None => None,
+        },
+        ignition_url: args.ignition_url.clone(),
+        machine_id,
+    };
+    if root.join(reset::MARKER).exists() {
+        eprintln!("INFO: An OS reset was staged already from a previous run.");
+    }
+    reset::stage(root, &staged, canonical.as_deref(), &oem).context("staging the reset")?;
+    if args.backup {
+        eprintln!(
+            "note: -B is implied: removed paths stay in /.reignite-trash until `reignite confirm`."
+        );
+    }
+    println!(
+        "Reset staged on {}; it runs at the next boot (`systemctl reboot`, or `reignite boot --root {}`).",
+        root.display(),
+        root.display()
+    );
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s").unwrap(), 90);
+        assert_eq!(parse_duration("10m").unwrap(), 600);
+        assert_eq!(parse_duration("2h").unwrap(), 7200);
+        assert_eq!(parse_duration("5").unwrap(), 5);
+        assert!(parse_duration("x").is_err());
+    }
+}
