@@ -56,7 +56,11 @@ where
 {
     let mut args: Vec<OsString> = args.into_iter().map(Into::into).collect();
     // Invoked as `flatcar-reset`: behave as that tool.
-    if args.first().and_then(|a| std::path::Path::new(a).file_name()).is_some_and(|n| n == "flatcar-reset") {
+    if args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .is_some_and(|n| n == "flatcar-reset")
+    {
         args.splice(1..1, ["reset".into(), "--flatcar".into()]);
     }
     let cli = match Cli::try_parse_from(args) {
