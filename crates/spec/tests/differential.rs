@@ -1,0 +1,270 @@
+//! Differential test against Debian's `ignition-validate` (Ignition 2.14,
+//! specs 3.0.0–3.3.0): every fixture under `tests/differential/` is judged by
+//! both, and the exit status and the (severity, `$.path`) pairs must agree,
+//! in order (unknown-key warnings, which Go emits in map order, compared as
+//! a multiset), and so must the `line L col C` positions. The known differences between Ignition 2.14 and the upstream
+//! HEAD rules reignite implements are applied explicitly by
+//! [`KNOWN_DIFFERENCES`]; anything else fails the test.
+//!
+//! Skips with a printed reason when `ignition-validate` is not installed
+//! (`apt-get install ignition`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use reignite_spec::report::Entry;
+use reignite_spec::ParseError;
+
+/// One report line reduced to what is compared.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Pair {
+    severity: String,
+    path: Option<String>,
+    /// `line L col C`, when the entry has a position.
+    position: Option<String>,
+    message: String,
+}
+
+/// A known, documented difference between Ignition 2.14 and reignite (which
+/// follows upstream HEAD). `ours` entries with one of these messages are
+/// dropped from reignite's report and `theirs` entries from 2.14's before
+/// comparing; exit statuses are recomputed from what is left.
+struct Known {
+    message: &'static str,
+    side: Side,
+    reason: &'static str,
+}
+
+#[derive(PartialEq, Eq)]
+enum Side {
+    /// Rule added after 2.14: only reignite reports it.
+    Ours,
+    /// Rule removed after 2.14: only Ignition 2.14 reports it.
+    Theirs,
+}
+
+const KNOWN_DIFFERENCES: &[Known] = &[
+    Known {
+        message: "path conflicts with systemd unit or dropin",
+        side: Side::Ours,
+        reason: "rule added in Ignition 2.15",
+    },
+    Known {
+        message: "user/group ignored for hard link",
+        side: Side::Ours,
+        reason: "rule added in Ignition 2.15",
+    },
+    Known {
+        message: "doesn't have Install section",
+        side: Side::Ours,
+        reason: "template-unit warning added in Ignition 2.15",
+    },
+    Known {
+        message: "filesystem overwrites partitioned device",
+        side: Side::Ours,
+        reason: "warning added in Ignition 2.15",
+    },
+    Known {
+        message: "device matches disk with wipeTable enabled; filesystem will be wiped",
+        side: Side::Ours,
+        reason: "warning added in Ignition 2.15",
+    },
+    Known {
+        message: "shouldExist is false for a partition and other partition(s) has start or size 0",
+        side: Side::Theirs,
+        reason: "check removed upstream (PR #2234); reignite follows HEAD",
+    },
+];
+
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/differential")
+}
+
+fn oracle() -> Option<PathBuf> {
+    let p = PathBuf::from("/usr/bin/ignition-validate");
+    p.exists().then_some(p)
+}
+
+/// Parses one line of Ignition's report: `<sev> at $.p, line L col C: msg`,
+/// `<sev> at line L col C: msg`, `<sev> at $.p: msg`, `<sev>: msg`.
+fn parse_line(line: &str) -> Option<Pair> {
+    let (severity, rest) = line.split_once(' ')?;
+    if !matches!(severity, "error" | "warning" | "info") {
+        return None;
+    }
+    let rest = rest.strip_prefix("at ")?;
+    let (loc, message) = rest.split_once(": ")?;
+    let path = loc
+        .starts_with('$')
+        .then(|| loc.split(", line ").next().unwrap_or(loc).to_string());
+    let position = loc.find("line ").map(|i| loc[i..].to_string());
+    Some(Pair {
+        severity: severity.to_string(),
+        path,
+        position,
+        message: message.to_string(),
+    })
+}
+
+struct Outcome {
+    exit: i32,
+    pairs: Vec<Pair>,
+}
+
+fn run_oracle(bin: &Path, file: &Path) -> Outcome {
+    let out = Command::new(bin)
+        .arg(file)
+        .output()
+        .expect("run ignition-validate");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let pairs = stdout.lines().filter_map(parse_line).collect();
+    Outcome {
+        exit: out.status.code().unwrap_or(-1),
+        pairs,
+    }
+}
+
+/// reignite's judgement: `Ok(entries)` when the config was judged (exit 1
+/// iff an entry is an error), `Err(())` when it could not be parsed at all
+/// (exit 1, reason on stderr, like `ignition-validate`).
+fn our_report(bytes: &[u8]) -> Result<Vec<Entry>, ()> {
+    match reignite_spec::parse(bytes) {
+        Ok(parsed) => Ok(parsed.report.entries),
+        Err(ParseError::Invalid(report)) => Ok(report.entries),
+        Err(_) => Err(()),
+    }
+}
+
+fn run_ours(bytes: &[u8]) -> Outcome {
+    let (failed, entries) = match our_report(bytes) {
+        Ok(e) => (false, e),
+        Err(()) => (true, Vec::new()),
+    };
+    let pairs: Vec<Pair> = entries
+        .iter()
+        .map(|e| parse_line(&e.to_string()).expect("our report line parses"))
+        .collect();
+    let exit = i32::from(failed || pairs.iter().any(|p| p.severity == "error"));
+    Outcome { exit, pairs }
+}
+
+/// Drops the entries of known differences on `side` and recomputes the exit
+/// status. A failure without error entries (a parse failure reported on
+/// stderr) keeps its status.
+fn adjust(o: Outcome, side: Side) -> (i32, Vec<Pair>) {
+    let had_errors = o.pairs.iter().any(|p| p.severity == "error");
+    let pairs: Vec<Pair> = o
+        .pairs
+        .into_iter()
+        .filter(|p| {
+            !KNOWN_DIFFERENCES
+                .iter()
+                .any(|k| k.side == side && p.message.contains(k.message))
+        })
+        .collect();
+    let exit = if o.exit != 0 && !had_errors {
+        o.exit
+    } else {
+        i32::from(pairs.iter().any(|p| p.severity == "error"))
+    };
+    (exit, pairs)
+}
+
+fn is_unknown_key(p: &Pair) -> bool {
+    p.message.to_ascii_lowercase().starts_with("unused key ")
+}
+
+/// (severity, path, position) in order, unknown-key warnings sorted at the
+/// end; positions are only included when `with_positions`.
+fn key(pairs: &[Pair], with_positions: bool) -> Vec<(String, Option<String>, Option<String>)> {
+    let k = |p: &Pair| {
+        let pos = if with_positions {
+            p.position.clone()
+        } else {
+            None
+        };
+        (p.severity.clone(), p.path.clone(), pos)
+    };
+    let mut main: Vec<_> = pairs.iter().filter(|p| !is_unknown_key(p)).map(k).collect();
+    let mut unknown: Vec<_> = pairs.iter().filter(|p| is_unknown_key(p)).map(k).collect();
+    unknown.sort();
+    main.extend(unknown);
+    main
+}
+
+#[test]
+fn agrees_with_ignition_validate_2_14() {
+    let Some(bin) = oracle() else {
+        println!("SKIPPED: /usr/bin/ignition-validate not installed (apt-get install ignition)");
+        return;
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
+        .expect("fixtures directory")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ign"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 150, "only {} fixtures", files.len());
+    let (mut valid, mut invalid, mut warned, mut adjusted) = (0, 0, 0, 0);
+    let mut failures = Vec::new();
+    let mut applied = vec![0usize; KNOWN_DIFFERENCES.len()];
+    for f in &files {
+        let bytes = std::fs::read(f).expect("read fixture");
+        let theirs_raw = run_oracle(&bin, f);
+        let ours_raw = run_ours(&bytes);
+        if theirs_raw.exit == 0 {
+            valid += 1;
+        } else {
+            invalid += 1;
+        }
+        if theirs_raw.pairs.iter().any(|p| p.severity == "warning") {
+            warned += 1;
+        }
+        let n = (theirs_raw.pairs.len(), ours_raw.pairs.len());
+        for (k, n) in KNOWN_DIFFERENCES.iter().zip(applied.iter_mut()) {
+            let side = if k.side == Side::Ours {
+                &ours_raw
+            } else {
+                &theirs_raw
+            };
+            *n += side
+                .pairs
+                .iter()
+                .filter(|p| p.message.contains(k.message))
+                .count();
+        }
+        let (their_exit, theirs) = adjust(theirs_raw, Side::Theirs);
+        let (our_exit, ours) = adjust(ours_raw, Side::Ours);
+        if (theirs.len(), ours.len()) != n {
+            adjusted += 1;
+        }
+        if their_exit != our_exit || key(&theirs, false) != key(&ours, false) {
+            failures.push(format!(
+                "{}:\n  ignition-validate exit {their_exit}: {theirs:?}\n  reignite          exit {our_exit}: {ours:?}",
+                f.file_name().unwrap_or_default().to_string_lossy()
+            ));
+        } else if key(&theirs, true) != key(&ours, true) {
+            failures.push(format!(
+                "{}: same entries, different line/col:\n  ignition-validate: {theirs:?}\n  reignite:          {ours:?}",
+                f.file_name().unwrap_or_default().to_string_lossy()
+            ));
+        }
+    }
+    println!(
+        "differential: {} configs ({valid} valid, {invalid} invalid, {warned} with warnings; {adjusted} needed a known-difference adjustment)",
+        files.len()
+    );
+    for (k, n) in KNOWN_DIFFERENCES.iter().zip(&applied) {
+        println!(
+            "  known difference applied {n}x: {:?} ({})",
+            k.message, k.reason
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} configs disagree:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
+}
