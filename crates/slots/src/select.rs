@@ -61,7 +61,7 @@ impl std::fmt::Display for SlotBits {
 }
 
 /// GRUB's `gptprio.next` choice over the USR-type entries, given as
-/// `(entry index, attribute value)` in table order: the highest priority among
+/// `(entry index, attribute value)`: the highest priority among
 /// entries with tries > 0 or successful, compared strictly from 0 (so priority
 /// 0 never boots) and ties going to the lowest index. `None` means GRUB prints
 /// "Reading or updating the GPT failed!" and halts.
@@ -73,7 +73,12 @@ where
     let mut best_priority = 0u8;
     for (index, attrs) in usr_entries {
         let b = SlotBits::from_attrs(attrs);
-        if b.eligible() && b.priority > best_priority {
+        // GRUB scans in table order with a strict `>`, so the lowest index
+        // wins a tie; the explicit index test keeps that true whatever order
+        // the caller passes the entries in.
+        let wins = b.priority > best_priority
+            || (b.priority == best_priority && best.is_some_and(|i| index < i));
+        if b.eligible() && wins {
             best_priority = b.priority;
             best = Some(index);
         }
@@ -138,5 +143,6 @@ mod tests {
         assert_eq!(next([(0, a(0, 0, true)), (1, a(0, 5, false))]), None);
         // Ties go to the lowest index.
         assert_eq!(next([(4, a(3, 0, true)), (7, a(3, 1, false))]), Some(4));
+        assert_eq!(next([(7, a(3, 1, false)), (4, a(3, 0, true))]), Some(4));
     }
 }

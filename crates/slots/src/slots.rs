@@ -96,10 +96,10 @@ pub struct Slots {
     slots: [Slot; 2],
 }
 
-fn identify(guid: Guid, label: &str) -> (Option<SlotId>, Option<SlotId>) {
-    let by_guid = if Some(guid) == Guid::parse(USR_A_GUID) {
+fn identify(guid: Guid, label: &str, known: &[Guid; 2]) -> (Option<SlotId>, Option<SlotId>) {
+    let by_guid = if guid == known[0] {
         Some(SlotId::A)
-    } else if Some(guid) == Guid::parse(USR_B_GUID) {
+    } else if guid == known[1] {
         Some(SlotId::B)
     } else {
         None
@@ -119,6 +119,10 @@ impl Slots {
     /// it), or a missing peer.
     pub fn find(entries: &[u8], entry_size: u32) -> Result<Slots, Error> {
         let usr = Guid::parse(USR_TYPE).expect("constant");
+        let known = [
+            Guid::parse(USR_A_GUID).expect("constant"),
+            Guid::parse(USR_B_GUID).expect("constant"),
+        ];
         let n = entries.len() / entry_size as usize;
         let mut seen: Vec<(Guid, usize)> = Vec::new();
         let mut found: [Option<Slot>; 2] = [None, None];
@@ -140,7 +144,7 @@ impl Slots {
                 continue;
             }
             let label = e.name();
-            let id = match identify(g, &label) {
+            let id = match identify(g, &label, &known) {
                 (Some(a), Some(b)) if a != b => {
                     return Err(Error::Ambiguous(format!(
                         "partition {} has the GUID of {a} but the label {label:?}",
