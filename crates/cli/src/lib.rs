@@ -7,6 +7,7 @@ use std::ffi::OsString;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod input;
 
 /// Provisioning and drift-free reconfiguration for immutable Linux hosts.
 ///

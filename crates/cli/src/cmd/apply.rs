@@ -7,7 +7,7 @@
 //! event (`{"step":…,"subject":…,"action":…}`) and a final summary object;
 //! the human format prints a short summary and is not meant for parsing.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -47,7 +47,10 @@ pub struct Args {
     )]
     pub fetch_bound: u64,
 
-    /// Ignition config (JSON) to apply; `-` reads standard input.
+    #[command(flatten)]
+    pub butane: crate::input::ButaneArgs,
+
+    /// Config to apply: Ignition JSON or Butane YAML; `-` reads standard input.
     #[arg(value_name = "CONFIG")]
     pub config: PathBuf,
 }
@@ -74,18 +77,6 @@ impl reignite_engine::Fetch for EngineFetcher {
     }
 }
 
-fn read_config(path: &PathBuf) -> Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    if path.as_os_str() == "-" {
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .context("reading the config from standard input")?;
-    } else {
-        bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    }
-    Ok(bytes)
-}
-
 /// Runs `reignite apply`.
 pub fn run(args: Args) -> Result<i32> {
     let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
@@ -101,7 +92,8 @@ pub fn run(args: Args) -> Result<i32> {
             args.root.display()
         );
     }
-    let bytes = read_config(&args.config)?;
+    let input = crate::input::read_config(&args.config, &args.butane)?;
+    let bytes = input.ignition;
     let mut fetch_opts = reignite_fetch::FetchOptions::default();
     fetch_opts.unlimited_total_bound = Some(std::time::Duration::from_secs(args.fetch_bound));
     let mut assemble_opts = reignite_fetch::AssembleOptions::default();
@@ -114,7 +106,7 @@ pub fn run(args: Args) -> Result<i32> {
         args.platform.as_deref(),
         &assemble_opts,
     )
-    .with_context(|| format!("assembling the config from {}", args.config.display()))?;
+    .with_context(|| format!("assembling the config from {}", input.name))?;
     let config = assembled.config;
     let fetcher = reignite_fetch::Fetcher::new(fetch_opts)
         .and_then(|f| f.with_config(&config))
