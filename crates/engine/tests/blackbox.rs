@@ -58,7 +58,7 @@ fn corpus_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/ignition-blackbox.json")
 }
 
-fn partitions<'a>(disks: &'a Value) -> impl Iterator<Item = &'a Value> {
+fn partitions(disks: &Value) -> impl Iterator<Item = &Value> {
     disks
         .as_array()
         .into_iter()
@@ -132,7 +132,7 @@ fn exclusion(case: &Value) -> Option<&'static str> {
     None
 }
 
-fn root_part<'a>(disks: &'a Value) -> Option<&'a Value> {
+fn root_part(disks: &Value) -> Option<&Value> {
     partitions(disks).find(|p| p["Label"] == "ROOT")
 }
 
