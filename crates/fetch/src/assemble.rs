@@ -80,6 +80,8 @@ pub struct FetchedConfig {
     pub sha512: String,
     /// The spec version it was written in (`None` for an empty user config).
     pub version: Option<semver::Version>,
+    /// This config's own parse warnings (also in [`Assembled::report`]).
+    pub report: Report,
 }
 
 /// The assembled config.
@@ -87,9 +89,8 @@ pub struct FetchedConfig {
 pub struct Assembled {
     /// The final config: `merge(empty, merge(base, rendered user config))`.
     pub config: Config,
-    /// Warnings of every config read plus the post-merge validation, each
-    /// parsed config's entries prefixed by nothing (they carry their own
-    /// paths); see `fetched` for which configs were read.
+    /// Warnings of every config read, in reading order, then those of the
+    /// post-merge validation. [`FetchedConfig::report`] has them per config.
     pub report: Report,
     /// Every config read, in order.
     pub fetched: Vec<FetchedConfig>,
@@ -196,20 +197,19 @@ pub fn assemble(
         None => None,
     };
 
-    let (user, version) = match reignite_spec::parse(user_config) {
-        Ok(p) => {
-            state.report.merge(p.report);
-            (p.config, Some(p.version))
-        }
+    let (user, version, report) = match reignite_spec::parse(user_config) {
+        Ok(p) => (p.config, Some(p.version), p.report),
         // Ignition ignores an empty user config and goes on with an empty one.
-        Err(ParseError::Empty) => (empty_config(), None),
+        Err(ParseError::Empty) => (empty_config(), None, Report::default()),
         Err(source) => return Err(AssembleError::User { source }),
     };
+    state.report.merge(report.clone());
     state.fetched.push(FetchedConfig {
         kind: ConfigKind::User,
         source: "user".into(),
         sha512: sha512_hex(user_config),
         version,
+        report,
     });
 
     let base_fetcher =
@@ -288,12 +288,13 @@ impl State<'_> {
                     path: path.clone(),
                     source,
                 })?;
-                self.report.merge(parsed.report);
+                self.report.merge(parsed.report.clone());
                 self.fetched.push(FetchedConfig {
                     kind: ConfigKind::Base,
                     source: path.display().to_string(),
                     sha512: sha512_hex(&raw),
                     version: Some(parsed.version),
+                    report: parsed.report,
                 });
                 merged = Some(match merged {
                     Some(m) => reignite_spec::merge(&m, &parsed.config),
@@ -378,12 +379,13 @@ impl State<'_> {
             source_url: shown.clone(),
             inner,
         })?;
-        self.report.merge(parsed.report);
+        self.report.merge(parsed.report.clone());
         self.fetched.push(FetchedConfig {
             kind: ConfigKind::Referenced,
             source: shown.clone(),
             sha512: sha512_hex(&raw),
             version: Some(parsed.version),
+            report: parsed.report,
         });
         chain.push(source.to_string());
         Ok(parsed.config)

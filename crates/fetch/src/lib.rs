@@ -8,6 +8,21 @@
 //! does not decide the memory used. The hash is only known at the end: on a
 //! mismatch the bytes have already been written and the caller discards them
 //! (the engine writes into a temp file next to the target).
+//!
+//! # Where reignite differs from Ignition, on purpose
+//!
+//! * [`FetchOptions::unlimited_total_bound`] can bound retries that Ignition
+//!   would run forever (`httpTotal` unset); the CLI sets it.
+//! * Reference chains are limited in depth and count, and loops are errors
+//!   ([`AssembleOptions`]); Ignition follows them forever.
+//! * `s3://`, `arn:` and `gs://` are fetched anonymously from the public
+//!   HTTPS URL; there is no credential support (instance roles, GCE tokens,
+//!   Azure identities) yet, and denied requests say so.
+//! * An `https` proxy (the proxy itself spoken to over TLS) is only used
+//!   through `CONNECT`; plain `http` proxies get `http` requests in absolute
+//!   form like Go's transport.
+//! * TFTP sends no options (`blksize`, `tsize`): plain RFC 1350, 512-byte
+//!   blocks.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -402,6 +417,12 @@ mod tests {
                 .starts_with("compression is not supported with that scheme"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn fetcher_can_be_shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Fetcher>();
     }
 
     #[test]

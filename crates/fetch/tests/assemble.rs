@@ -356,3 +356,20 @@ fn merged_result_is_validated_with_the_newest_rules() {
         "{msg}"
     );
 }
+
+#[test]
+fn warnings_are_kept_per_config() {
+    let child = br#"{"ignition": {"version": "3.3.0"}, "storaeg": {}}"#.to_vec();
+    let srv = serve(vec![("/c.ign", child)]);
+    let out = assemble(
+        &cfg(&[], merge_refs(&[srv.url("/c.ign")])),
+        None,
+        None,
+        &opts(),
+    )
+    .unwrap();
+    assert!(out.fetched[0].report.entries.is_empty());
+    let w = out.fetched[1].report.to_string();
+    assert!(w.contains("storaeg"), "{w}");
+    assert!(out.report.to_string().contains("storaeg"));
+}

@@ -95,3 +95,27 @@ fn bad_ca_bundles_fail_clearly() {
         .unwrap_err();
     assert!(e.to_string().contains("resource not found"), "{e}");
 }
+
+#[test]
+fn ip_address_certificates_and_multi_cert_bundles() {
+    // Upstream's TLS tests serve from https://127.0.0.1:PORT with a bundle
+    // whose matching CA is not the first certificate.
+    let other = pki();
+    let p = pki_for(&["127.0.0.1"]);
+    let srv = start_https(p.leaf_der.clone(), p.key_der.clone(), |_| ok("by ip"));
+    let bundle = format!("{}{}", other.ca_pem, p.ca_pem);
+    let data_url = format!(
+        "data:;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(bundle)
+    );
+    let f = Fetcher::new(base())
+        .unwrap()
+        .with_config(&ca_config(data_url))
+        .unwrap();
+    let url = format!("https://127.0.0.1:{}/x", srv.addr.port());
+    assert_eq!(f.fetch_bytes(&res(&url), 100).unwrap(), b"by ip");
+    // A later config without CAs keeps the CAs in force (Ignition only
+    // replaces the pool when the new config lists some).
+    let f2 = f.with_config(&Config::default()).unwrap();
+    assert_eq!(f2.fetch_bytes(&res(&url), 100).unwrap(), b"by ip");
+}
