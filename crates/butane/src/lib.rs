@@ -18,6 +18,7 @@ mod ignval;
 pub mod local;
 mod merge;
 mod out;
+mod quadlet;
 pub mod schema;
 mod translate;
 mod validate;

@@ -104,7 +104,7 @@ impl Tx<'_> {
         j
     }
 
-    fn data_url(&self, contents: &[u8], j: &mut J, from: &P) {
+    pub(crate) fn data_url(&self, contents: &[u8], j: &mut J, from: &P) {
         let user = j.get_str("compression").map(str::to_string);
         let d = dataurl::make(contents, user.as_deref(), !self.no_compression);
         j.set(
@@ -220,6 +220,7 @@ impl Tx<'_> {
         }
         self.mount_units(cfg, &mut root);
         self.trees(cfg, &mut root);
+        crate::quadlet::process(self, cfg, &mut root);
         root
     }
 
@@ -545,16 +546,16 @@ impl Tx<'_> {
 }
 
 /// Ownership and modes for tree nodes (base v0_7+).
-struct TreeOpts {
-    user: Option<J>,
-    group: Option<J>,
-    file_mode: Option<i64>,
-    dir_mode: Option<i64>,
+pub(crate) struct TreeOpts {
+    pub user: Option<J>,
+    pub group: Option<J>,
+    pub file_mode: Option<i64>,
+    pub dir_mode: Option<i64>,
 }
 
 impl TreeOpts {
     /// Butane's `createNode`: path plus the tree's user and group.
-    fn node(&self, def: &Def, dest: &str, yp: &P) -> J {
+    pub fn node(&self, def: &Def, dest: &str, yp: &P) -> J {
         let mut n = J::obj(Some(yp.clone()));
         n.set(def, "path", J::str(dest, Some(yp.clone())));
         if let Some(u) = &self.user {
@@ -571,14 +572,14 @@ pub const ERR_NODE_EXISTS: &str =
     "matching filesystem node has existing contents or different type";
 
 /// Paths already declared in `storage`.
-struct Tracker {
-    files: HashMap<String, usize>,
-    dirs: HashMap<String, usize>,
-    links: HashMap<String, usize>,
+pub(crate) struct Tracker {
+    pub files: HashMap<String, usize>,
+    pub dirs: HashMap<String, usize>,
+    pub links: HashMap<String, usize>,
 }
 
 impl Tracker {
-    fn new(st: &J) -> Self {
+    pub fn new(st: &J) -> Self {
         let index = |key: &str| {
             st.arr_at(key)
                 .iter()
@@ -592,7 +593,7 @@ impl Tracker {
             links: index("links"),
         }
     }
-    fn exists(&self, p: &str) -> bool {
+    pub fn exists(&self, p: &str) -> bool {
         self.files.contains_key(p) || self.dirs.contains_key(p) || self.links.contains_key(p)
     }
 }

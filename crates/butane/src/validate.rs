@@ -91,6 +91,8 @@ fn check(o: &DObj, p: &P, base: u8, out: &mut Vec<Diag>) {
         if o.str("local").is_none_or(str::is_empty) {
             out.push(Diag::err(p, "local is required"));
         }
+    } else if std::ptr::eq(def, &schema::QUADLET) {
+        crate::quadlet::validate(o, p, out);
     } else if (std::ptr::eq(def, &schema::UNIT) || std::ptr::eq(def, &schema::DROPIN))
         && o.get("contents").is_some()
         && o.get("contents_local").is_some()
