@@ -19,14 +19,10 @@ static NIL: GVal = GVal::Nil;
 impl<'a> V<'a> {
     fn get(self, name: &str) -> &'a GVal {
         let Some(s) = self.0 else { return &NIL };
-        s.def
-            .fields
+        s.vals
             .iter()
-            .zip(&s.vals)
-            .filter(|(f, v)| f.name == name && !matches!(v, GVal::Nil))
-            .map(|(_, v)| v)
-            .next()
-            .unwrap_or(&NIL)
+            .find(|(i, v)| s.def.fields[*i].name == name && !matches!(v, GVal::Nil))
+            .map_or(&NIL, |(_, v)| v)
     }
 
     fn opt_str(self, name: &str) -> Option<String> {

@@ -29,28 +29,48 @@ pub(crate) enum GVal {
     List(GList),
 }
 
-/// A decoded struct: one slot per schema field (fields of other versions
-/// stay `Nil`).
+/// A decoded struct: the fields that were set, by index into
+/// `def.fields` (sparse, so absent fields cost nothing).
 #[derive(Debug, Clone)]
 pub(crate) struct GStruct {
     pub def: &'static StructDef,
-    pub vals: Vec<GVal>,
+    pub vals: Vec<(usize, GVal)>,
 }
 
 impl PartialEq for GStruct {
     fn eq(&self, other: &Self) -> bool {
-        std::ptr::eq(self.def, other.def) && self.vals == other.vals
+        std::ptr::eq(self.def, other.def)
+            && (0..self.def.fields.len()).all(|i| self.get(i) == other.get(i))
     }
 }
+
+static NIL: GVal = GVal::Nil;
 
 impl GStruct {
     pub(crate) fn zero(def: &'static StructDef) -> Self {
         Self {
             def,
-            vals: std::iter::repeat_with(|| GVal::Nil)
-                .take(def.fields.len())
-                .collect(),
+            vals: Vec::new(),
         }
+    }
+
+    /// The value of field `idx` (`Nil` when never set).
+    pub(crate) fn get(&self, idx: usize) -> &GVal {
+        self.vals
+            .iter()
+            .find(|(i, _)| *i == idx)
+            .map_or(&NIL, |(_, v)| v)
+    }
+
+    fn slot_mut(&mut self, idx: usize) -> &mut GVal {
+        let pos = match self.vals.iter().position(|(i, _)| *i == idx) {
+            Some(p) => p,
+            None => {
+                self.vals.push((idx, GVal::Nil));
+                self.vals.len() - 1
+            }
+        };
+        &mut self.vals[pos].1
     }
 }
 
@@ -80,7 +100,7 @@ pub(crate) struct TypeError {
 }
 
 struct Decoder<'a> {
-    tree: &'a Tree,
+    tree: &'a mut Tree,
     src: &'a [u8],
     minor: u8,
     /// Go's `errorContext.FieldStack`.
@@ -104,16 +124,17 @@ impl Decoder<'_> {
         def: &'static StructDef,
         out: &mut GStruct,
     ) -> Result<(), TypeError> {
-        let JVal::Obj(members) = &self.tree.node(id).val else {
+        let JVal::Obj(members) = &self.tree.nodes[id].val else {
             return Ok(());
         };
-        for m in members {
-            let Some(idx) = find_field(def, &m.key, self.minor) else {
-                continue;
-            };
+        let targets: Vec<(usize, NodeId)> = members
+            .iter()
+            .filter_map(|m| find_field(def, &m.key, self.minor).map(|idx| (idx, m.val)))
+            .collect();
+        for (idx, val) in targets {
             let f = &def.fields[idx];
             self.fields.push(f.name);
-            self.value(m.val, f.ty, f.ptr, f.go, def.go, &mut out.vals[idx])?;
+            self.value(val, f.ty, f.ptr, f.go, def.go, out.slot_mut(idx))?;
             self.fields.pop();
         }
         Ok(())
@@ -129,7 +150,7 @@ impl Decoder<'_> {
         owner: &'static str,
         slot: &mut GVal,
     ) -> Result<(), TypeError> {
-        let node = self.tree.node(id);
+        let node = &self.tree.nodes[id];
         if let JVal::Null = node.val {
             if ptr || matches!(ty, Ty::StrList(_) | Ty::StructList(_)) {
                 *slot = GVal::Nil;
@@ -138,7 +159,12 @@ impl Decoder<'_> {
         }
         let kind = node.kind_name();
         match (ty, &node.val) {
-            (Ty::Str, JVal::Str(s)) => *slot = GVal::Str(s.clone()),
+            (Ty::Str, JVal::Str(_)) => {
+                // Each node is decoded once: move the string out.
+                if let JVal::Str(s) = &mut self.tree.nodes[id].val {
+                    *slot = GVal::Str(std::mem::take(s));
+                }
+            }
             (Ty::Int, JVal::Num) => {
                 let lit = std::str::from_utf8(&self.src[node.start..node.end]).unwrap_or("");
                 match lit.parse::<i64>() {
@@ -159,6 +185,7 @@ impl Decoder<'_> {
                 self.object(id, def, s)?;
             }
             (Ty::StrList(_) | Ty::StructList(_), JVal::Arr(items)) => {
+                let items = items.clone();
                 if items.is_empty() {
                     *slot = GVal::List(GList::default());
                     return Ok(());
@@ -199,8 +226,9 @@ impl Decoder<'_> {
 }
 
 /// Decodes the whole document (root must be an object; checked by the
-/// version stub before) as version `minor`'s `Config`.
-pub(crate) fn decode_config(tree: &Tree, src: &[u8], minor: u8) -> Result<GStruct, TypeError> {
+/// version stub before) as version `minor`'s `Config`. String values are
+/// moved out of the tree; keys and positions stay.
+pub(crate) fn decode_config(tree: &mut Tree, src: &[u8], minor: u8) -> Result<GStruct, TypeError> {
     let mut d = Decoder {
         tree,
         src,
@@ -275,8 +303,8 @@ mod tests {
     use crate::json::parse;
 
     fn dec(src: &str, minor: u8) -> Result<GStruct, TypeError> {
-        let t = parse(src.as_bytes()).unwrap();
-        decode_config(&t, src.as_bytes(), minor)
+        let mut t = parse(src.as_bytes()).unwrap();
+        decode_config(&mut t, src.as_bytes(), minor)
     }
 
     fn err(src: &str) -> (String, usize) {
@@ -345,10 +373,10 @@ mod tests {
     }
 
     fn files(cfg: &GStruct) -> Vec<GStruct> {
-        let GVal::Struct(st) = &cfg.vals[3] else {
+        let GVal::Struct(st) = cfg.get(3) else {
             panic!()
         };
-        let GVal::List(l) = &st.vals[2] else { panic!() };
+        let GVal::List(l) = st.get(2) else { panic!() };
         l.live()
             .iter()
             .map(|v| match v {
@@ -368,8 +396,8 @@ mod tests {
         .unwrap();
         let f = files(&c);
         assert_eq!(f.len(), 1);
-        assert_eq!(f[0].vals[2], GVal::Str("/b".into()));
-        assert_eq!(f[0].vals[1], GVal::Bool(true));
+        assert_eq!(*f[0].get(2), GVal::Str("/b".into()));
+        assert_eq!(*f[0].get(1), GVal::Bool(true));
         // A shorter middle array leaves a stale element that a later,
         // longer array picks up again (observed with ignition-validate).
         let c = dec(
@@ -379,8 +407,8 @@ mod tests {
         .unwrap();
         let f = files(&c);
         assert_eq!(f.len(), 2);
-        assert_eq!(f[1].vals[2], GVal::Str("/z".into()));
-        assert_eq!(f[1].vals[1], GVal::Bool(true));
+        assert_eq!(*f[1].get(2), GVal::Str("/z".into()));
+        assert_eq!(*f[1].get(1), GVal::Bool(true));
         // `[]` and null reset the slice completely.
         for reset in ["[]", "null"] {
             let c = dec(
@@ -390,7 +418,7 @@ mod tests {
                 3,
             )
             .unwrap();
-            assert_eq!(files(&c)[0].vals[1], GVal::Nil, "{reset}");
+            assert_eq!(*files(&c)[0].get(1), GVal::Nil, "{reset}");
         }
     }
 
@@ -402,14 +430,14 @@ mod tests {
         )
         .unwrap();
         let f = files(&c);
-        assert_eq!(f[0].vals[2], GVal::Str("/a".into()));
-        assert_eq!(f[0].vals[8], GVal::Nil);
+        assert_eq!(*f[0].get(2), GVal::Str("/a".into()));
+        assert_eq!(*f[0].get(8), GVal::Nil);
     }
 
     #[test]
     fn case_insensitive_keys_and_last_wins() {
         let c = dec(r#"{"storage":{"files":[{"path":"foo","Path":"/bar"}]}}"#, 3).unwrap();
-        assert_eq!(files(&c)[0].vals[2], GVal::Str("/bar".into()));
+        assert_eq!(*files(&c)[0].get(2), GVal::Str("/bar".into()));
     }
 
     #[test]

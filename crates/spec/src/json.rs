@@ -407,6 +407,12 @@ impl Parser<'_> {
         let body_start = self.i;
         let mut simple = true;
         loop {
+            // Skip plain ASCII quickly.
+            let run = self.src[self.i..]
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c))
+                .unwrap_or(self.src.len() - self.i);
+            self.i += run;
             let Some(&c) = self.src.get(self.i) else {
                 return Err(eof(self.src));
             };
@@ -447,7 +453,7 @@ impl Parser<'_> {
         self.i += 1;
         if simple {
             // ASCII without escapes.
-            return Ok(body.iter().map(|&b| b as char).collect());
+            return Ok(String::from_utf8(body.to_vec()).unwrap_or_default());
         }
         Ok(unquote(body))
     }

@@ -129,11 +129,11 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, ParseError> {
         return Err(ParseError::Empty);
     }
     let lines = Lines::new(bytes);
-    let tree = json::parse(bytes).map_err(|e| json_error(e.msg, e.offset, &lines))?;
+    let mut tree = json::parse(bytes).map_err(|e| json_error(e.msg, e.offset, &lines))?;
     let stub = version_stub(&tree, bytes).map_err(|e| json_error(e.msg, e.offset, &lines))?;
     let minor = dispatch(&stub)?;
     let decoded =
-        decode_config(&tree, bytes, minor).map_err(|e| json_error(e.msg, e.offset, &lines))?;
+        decode_config(&mut tree, bytes, minor).map_err(|e| json_error(e.msg, e.offset, &lines))?;
     let config = crate::build::build(&decoded, minor);
     // The version package checks the typed version again.
     if dispatch(&config.ignition.version).ok() != Some(minor) {

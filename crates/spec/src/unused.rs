@@ -21,48 +21,68 @@ pub(crate) fn unused_keys(tree: &Tree, cfg: &GStruct, minor: u8) -> Vec<(Entry, 
         tree,
         minor,
         out: Vec::new(),
+        path: Vec::new(),
     };
-    w.walk(cfg.def, Some(cfg), &ConfigPath::root(), Some(0));
+    w.walk(cfg.def, Some(cfg), Some(0));
     w.out
+}
+
+/// One step of the current path, without allocating.
+#[derive(Clone, Copy)]
+enum Seg {
+    Field(&'static str),
+    Index(usize),
 }
 
 struct Walker<'a> {
     tree: &'a Tree,
     minor: u8,
     out: Vec<(Entry, usize)>,
+    /// The path of the struct being walked.
+    path: Vec<Seg>,
 }
 
 impl Walker<'_> {
-    fn walk(
-        &mut self,
-        def: &'static StructDef,
-        val: Option<&GStruct>,
-        path: &ConfigPath,
-        tnode: Option<NodeId>,
-    ) {
+    /// The current path as a `ConfigPath` (only built for entries).
+    fn config_path(&self) -> ConfigPath {
+        ConfigPath(
+            self.path
+                .iter()
+                .map(|s| match *s {
+                    Seg::Field(f) => PathElem::Field(f.to_string()),
+                    Seg::Index(i) => PathElem::Index(i),
+                })
+                .collect(),
+        )
+    }
+
+    fn walk(&mut self, def: &'static StructDef, val: Option<&GStruct>, tnode: Option<NodeId>) {
         let obj = match tnode.map(|t| self.tree.node(t)) {
             None => None,
             Some(n) => match &n.val {
                 JVal::Obj(members) => {
-                    // Unique keys, each at its last occurrence, in order.
-                    let mut keys: Vec<(&str, usize)> = Vec::new();
-                    let mut seen = std::collections::HashMap::new();
-                    for m in members {
-                        match seen.get(m.key.as_str()) {
-                            Some(&i) => keys[i] = (m.key.as_str(), m.key_pos),
-                            None => {
-                                seen.insert(m.key.as_str(), keys.len());
-                                keys.push((&m.key, m.key_pos));
+                    let minor = self.minor;
+                    let known = |k: &str| {
+                        def.fields
+                            .iter()
+                            .any(|f| f.in_version(minor) && f.name == k)
+                    };
+                    if members.iter().any(|m| !known(&m.key)) {
+                        // Unique unknown keys, each at its last occurrence.
+                        let mut keys: Vec<(&str, usize)> = Vec::new();
+                        let mut seen = std::collections::HashMap::new();
+                        for m in members.iter().filter(|m| !known(&m.key)) {
+                            match seen.get(m.key.as_str()) {
+                                Some(&i) => keys[i] = (m.key.as_str(), m.key_pos),
+                                None => {
+                                    seen.insert(m.key.as_str(), keys.len());
+                                    keys.push((&m.key, m.key_pos));
+                                }
                             }
                         }
-                    }
-                    keys.sort_by_key(|&(_, pos)| pos);
-                    for (k, pos) in keys {
-                        let known = def
-                            .fields
-                            .iter()
-                            .any(|f| f.in_version(self.minor) && f.name == k);
-                        if !known {
+                        keys.sort_by_key(|&(_, pos)| pos);
+                        let path = self.config_path();
+                        for (k, pos) in keys {
                             self.out.push((
                                 Entry::warning(path.field(k), format!("unused key {k}")),
                                 pos,
@@ -72,6 +92,7 @@ impl Walker<'_> {
                     tnode
                 }
                 _ => {
+                    let path = self.config_path();
                     self.out.push((
                         Entry::warning(
                             path.clone(),
@@ -89,11 +110,10 @@ impl Walker<'_> {
             if !f.in_version(self.minor) {
                 continue;
             }
-            let slot = val.map(|v| &v.vals[idx]);
+            let slot = val.map(|v| v.get(idx));
             let child_t = obj
                 .and_then(|t| self.tree.get_member(t, f.name))
                 .map(|m| m.val);
-            let fpath = path.field(f.name);
             match f.ty {
                 Ty::Struct(d) => {
                     let sval = match slot {
@@ -103,7 +123,9 @@ impl Walker<'_> {
                     if f.ptr && sval.is_none() {
                         continue; // nil pointer: not descended
                     }
-                    self.walk(d, sval, &fpath, child_t);
+                    self.path.push(Seg::Field(f.name));
+                    self.walk(d, sval, child_t);
+                    self.path.pop();
                 }
                 Ty::StructList(d) => {
                     let Some(GVal::List(l)) = slot else { continue };
@@ -117,7 +139,10 @@ impl Walker<'_> {
                             GVal::Struct(s) => Some(&**s),
                             _ => None,
                         };
-                        self.walk(d, ev, &fpath.index(i), et);
+                        self.path.push(Seg::Field(f.name));
+                        self.path.push(Seg::Index(i));
+                        self.walk(d, ev, et);
+                        self.path.truncate(self.path.len() - 2);
                     }
                 }
                 _ => {}
