@@ -308,7 +308,11 @@ pub fn run_corpus(title: &str, dir: &Path, reignite: PathBuf) -> CorpusRun {
     if let Some(reason) = ignition::unavailable() {
         return CorpusRun::Skipped(reason);
     }
-    let cases = Case::load_dir(dir).unwrap_or_else(|e| panic!("corpus {}: {e}", dir.display()));
+    let mut cases = Case::load_dir(dir).unwrap_or_else(|e| panic!("corpus {}: {e}", dir.display()));
+    // `REIGNITE_DIFF_FILTER=substring` runs only the matching cases.
+    if let Ok(filter) = std::env::var("REIGNITE_DIFF_FILTER") {
+        cases.retain(|c| c.name.contains(&filter));
+    }
     let h = Harness::new(reignite).expect("creating the harness environment");
     if let Some(reason) = h.apply_unimplemented() {
         let mut s = format!("== {title}: comparison skipped: {reason}\n== checking the corpus against Ignition 2.14 only\n");
