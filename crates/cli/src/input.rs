@@ -77,6 +77,34 @@ pub fn read_bytes(path: &Path) -> Result<(String, Vec<u8>)> {
     Ok((path.display().to_string(), bytes))
 }
 
+/// Assembles `input` as Ignition's fetch stage does (base configs, merge
+/// and replace chains, post-merge validation). On failure the validation
+/// report, if any, is printed to stderr in Ignition's format first, so the
+/// user sees which field of which config is wrong.
+pub fn assemble(
+    input: &ConfigInput,
+    base_dir: Option<&Path>,
+    platform: Option<&str>,
+    opts: &reignite_fetch::AssembleOptions,
+) -> Result<reignite_fetch::Assembled> {
+    match reignite_fetch::assemble(&input.ignition, base_dir, platform, opts) {
+        Ok(a) => {
+            for e in &a.report.entries {
+                eprintln!("{}: {e}", input.name);
+            }
+            Ok(a)
+        }
+        Err(e) => {
+            if let Some(r) = e.report() {
+                for entry in &r.entries {
+                    eprintln!("{}: {entry}", input.name);
+                }
+            }
+            Err(anyhow::Error::new(e).context(format!("config {} is not usable", input.name)))
+        }
+    }
+}
+
 fn render(report: &Report, name: &str, source: &[u8]) -> String {
     reignite_butane::format_report(report, true, name, source, false)
 }

@@ -93,20 +93,18 @@ pub fn run(args: Args) -> Result<i32> {
         );
     }
     let input = crate::input::read_config(&args.config, &args.butane)?;
-    let bytes = input.ignition;
     let mut fetch_opts = reignite_fetch::FetchOptions::default();
     fetch_opts.unlimited_total_bound = Some(std::time::Duration::from_secs(args.fetch_bound));
     let mut assemble_opts = reignite_fetch::AssembleOptions::default();
     assemble_opts.fetch = fetch_opts.clone();
     // The whole config (base configs, merges, replace) is fetched and
     // validated before anything in the root is touched.
-    let assembled = reignite_fetch::assemble(
-        &bytes,
+    let assembled = crate::input::assemble(
+        &input,
         args.base_dir.as_deref(),
         args.platform.as_deref(),
         &assemble_opts,
-    )
-    .with_context(|| format!("assembling the config from {}", input.name))?;
+    )?;
     let config = assembled.config;
     let fetcher = reignite_fetch::Fetcher::new(fetch_opts)
         .and_then(|f| f.with_config(&config))
