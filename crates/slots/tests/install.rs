@@ -1,0 +1,251 @@
+//! Payload install on Flatcar-layout images: the verified happy path, and
+//! every kind of bad input refused with a precise message and the image left
+//! byte-for-byte unchanged.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use ed25519_dalek::{Signer, SigningKey};
+use reignite_slots::install::{install, InstallOptions, SignatureCheck};
+use reignite_slots::{BlockDev, Disk, FileDev, Journal, MemDev, SlotId, Slots};
+use sha2::{Digest, Sha256};
+
+fn open(p: &Path) -> Disk<FileDev> {
+    Disk::open(FileDev::open(p, true, 512).unwrap()).unwrap()
+}
+
+fn digest_file(p: &Path) -> [u8; 32] {
+    Sha256::digest(std::fs::read(p).unwrap()).into()
+}
+
+fn payload(dir: &Path, len: usize) -> (std::path::PathBuf, Vec<u8>) {
+    let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+    let p = dir.join("usr.img");
+    std::fs::write(&p, &data).unwrap();
+    (p, data)
+}
+
+fn key() -> SigningKey {
+    SigningKey::from_bytes(&[42u8; 32])
+}
+
+#[test]
+fn verified_install_writes_and_activates() {
+    if !have_sgdisk("verified_install_writes_and_activates") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("disk.img");
+    flatcar_small(&img, &[]);
+    let (p, data) = payload(dir.path(), 3 * 1024 * 1024 + 512);
+    let sk = key();
+    let opts = InstallOptions {
+        expected_sha256: Some(Sha256::digest(&data).into()),
+        signature: Some(SignatureCheck {
+            key: sk.verifying_key(),
+            signature: sk.sign(&data),
+        }),
+        require_signature: true,
+        activate: true,
+        chunk_size: Some(1 << 20),
+        ..Default::default()
+    };
+    let mut d = open(&img);
+    let j = Journal::new(dir.path().join("j"));
+    let r = install(&mut d, Some(&j), SlotId::B, &p, &opts).unwrap();
+    assert_eq!(r.bytes, data.len() as u64);
+    assert_eq!(r.sha256, hex::encode(Sha256::digest(&data)));
+    assert!(r.signature_verified && r.activated);
+    let info = sgdisk_info(&img, 4).unwrap();
+    assert_eq!(info.attributes, 0x0012_0000_0000_0000);
+    assert!(sgdisk_clean(&img));
+    let mut got = vec![0u8; data.len()];
+    use std::os::unix::fs::FileExt;
+    std::fs::File::open(&img)
+        .unwrap()
+        .read_exact_at(&mut got, info.first * 512)
+        .unwrap();
+    assert!(got == data, "slot holds the payload");
+}
+
+/// Runs an install expected to fail; checks the message and that the image
+/// did not change at all.
+fn refused(img: &Path, p: &Path, opts: &InstallOptions<'_>, want: &str) {
+    let before = digest_file(img);
+    let mut d = open(img);
+    let e = install(&mut d, None, SlotId::B, p, opts)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(want), "got: {e}\nwant: {want}");
+    drop(d);
+    assert_eq!(digest_file(img), before, "image changed after: {e}");
+}
+
+#[test]
+fn bad_input_is_refused_and_nothing_is_written() {
+    if !have_sgdisk("bad_input_is_refused_and_nothing_is_written") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("disk.img");
+    flatcar_small(&img, &[]);
+    let (p, data) = payload(dir.path(), 64 * 1024);
+    let sk = key();
+    let other = SigningKey::from_bytes(&[9u8; 32]);
+
+    let big = dir.path().join("big.img");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len((16 << 20) + 1)
+        .unwrap();
+    refused(
+        &img,
+        &big,
+        &InstallOptions::default(),
+        "payload is 16777217 bytes but USR-B holds only 16777216 bytes; nothing was written",
+    );
+
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, b"").unwrap();
+    refused(&img, &empty, &InstallOptions::default(), "is empty");
+
+    let wrong_sig = InstallOptions {
+        signature: Some(SignatureCheck {
+            key: sk.verifying_key(),
+            signature: other.sign(&data),
+        }),
+        require_signature: true,
+        ..Default::default()
+    };
+    refused(
+        &img,
+        &p,
+        &wrong_sig,
+        "does not match its signature under the configured key; nothing was written",
+    );
+
+    let wrong_key = InstallOptions {
+        signature: Some(SignatureCheck {
+            key: other.verifying_key(),
+            signature: sk.sign(&data),
+        }),
+        ..Default::default()
+    };
+    refused(&img, &p, &wrong_key, "does not match its signature");
+
+    let unsigned = InstallOptions {
+        require_signature: true,
+        ..Default::default()
+    };
+    refused(
+        &img,
+        &p,
+        &unsigned,
+        "a detached signature (--signature) is required; nothing was written",
+    );
+
+    let want = [0xabu8; 32];
+    let wrong_hash = InstallOptions {
+        expected_sha256: Some(want),
+        ..Default::default()
+    };
+    refused(
+        &img,
+        &p,
+        &wrong_hash,
+        &format!(
+            "(nothing was written): expected sha256 {}, got {}",
+            hex::encode(want),
+            hex::encode(Sha256::digest(&data))
+        ),
+    );
+
+    // Damaged tables: a corrupt CRC or a truncated image.
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&img)
+        .unwrap();
+    f.write_all_at(&[0xff], 2 * 512 + 300).unwrap();
+    drop(f);
+    refused(&img, &p, &InstallOptions::default(), "the GPT must be repaired before it is changed (primary GPT damaged: entry array CRC mismatch at LBA 2");
+
+    flatcar_small(&img, &[]);
+    let f = std::fs::OpenOptions::new().write(true).open(&img).unwrap();
+    f.set_len(63 << 20).unwrap();
+    drop(f);
+    refused(
+        &img,
+        &p,
+        &InstallOptions::default(),
+        "backup GPT damaged: header LBA 131071 is beyond the end of the device (129024 sectors)",
+    );
+}
+
+/// A device whose reads of the slot come back corrupted: the re-read check
+/// must catch it and leave the slot disabled.
+#[derive(Debug)]
+struct BitRot(MemDev, u64);
+
+impl BlockDev for BitRot {
+    fn sector_size(&self) -> u64 {
+        self.0.sector_size()
+    }
+    fn len_bytes(&self) -> u64 {
+        self.0.len_bytes()
+    }
+    fn read_at(&mut self, off: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        self.0.read_at(off, buf)?;
+        if (off..off + buf.len() as u64).contains(&self.1) {
+            buf[(self.1 - off) as usize] ^= 1;
+        }
+        Ok(())
+    }
+    fn write_at(&mut self, off: u64, buf: &[u8]) -> std::io::Result<()> {
+        self.0.write_at(off, buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+#[test]
+fn reread_check_catches_corruption_on_the_device() {
+    if !have_sgdisk("reread_check_catches_corruption_on_the_device") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("disk.img");
+    flatcar_small(&img, &[]);
+    let sectors = (64u64 << 20) / 512;
+    let mem = MemDev::from_image_regions(&img, 512, &[(0, 34), (sectors - 33, 33)]).unwrap();
+    let first_b = {
+        let d = Disk::open(mem.clone()).unwrap();
+        let (h, e) = d.current();
+        Slots::find(e, h.entry_size())
+            .unwrap()
+            .get(SlotId::B)
+            .first_lba
+    };
+    let (p, _) = payload(dir.path(), 8192);
+    let mut d = Disk::open(BitRot(mem, first_b * 512 + 5000)).unwrap();
+    let opts = InstallOptions {
+        activate: true,
+        ..Default::default()
+    };
+    let e = install(&mut d, None, SlotId::B, &p, &opts)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("verification failed: USR-B reads back as sha256"),
+        "{e}"
+    );
+    assert!(e.ends_with("USR-B stays disabled"), "{e}");
+    let (h, e) = d.current();
+    let s = Slots::find(e, h.entry_size()).unwrap();
+    assert_eq!(s.get(SlotId::B).bits().priority, 0);
+    assert_eq!(s.next(), Some(SlotId::A));
+}
