@@ -8,35 +8,12 @@
 //! Skips (with a message) when the shared directory is absent.
 
 use std::io::Read as _;
-use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use reignite_butane::{run_cli, translate, Options};
 use serde_json::Value;
 
-fn shared() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared"))
-}
-
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for e in std::fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        let to = dst.join(e.file_name());
-        let ft = e.file_type().unwrap();
-        if ft.is_dir() {
-            copy_dir(&e.path(), &to);
-        } else if ft.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(e.path()).unwrap(), &to).unwrap();
-        } else {
-            std::fs::copy(e.path(), &to).unwrap();
-            let mut p = std::fs::metadata(&to).unwrap().permissions();
-            use std::os::unix::fs::PermissionsExt as _;
-            p.set_mode(p.mode() | 0o200);
-            std::fs::set_permissions(&to, p).unwrap();
-        }
-    }
-}
+mod common;
 
 /// Replaces gzip data URLs by their decoded contents so that Go's and
 /// flate2's deflate streams compare equal.
@@ -89,12 +66,11 @@ struct Score {
 
 #[test]
 fn butane_conformance() {
-    let root = shared().join("conformance/butane");
-    let Ok(manifest) = std::fs::read(root.join("manifest.json")) else {
+    let root = common::conformance_dir();
+    let Some(manifest) = common::manifest() else {
         eprintln!("SKIP: {} not found", root.display());
         return;
     };
-    let manifest: Value = serde_json::from_slice(&manifest).unwrap();
     let cases = manifest["cases"].as_array().unwrap();
     let scratch = tempfile::tempdir().unwrap();
     let mut s = Score::default();
@@ -103,25 +79,7 @@ fn butane_conformance() {
         let name = case["name"].as_str().unwrap();
         let dir = scratch.path().join(name);
         std::fs::create_dir_all(&dir).unwrap();
-        let files_dir = case["files_dir"].as_str().map(|fd| {
-            let base = Path::new(fd).file_name().unwrap().to_owned();
-            copy_dir(&root.join(fd), &dir.join(&base));
-            if let Some(links) = case["symlinks"].as_object() {
-                for (p, t) in links {
-                    let at = dir.join(&base).join(p);
-                    let _ = std::fs::remove_file(&at);
-                    std::os::unix::fs::symlink(t.as_str().unwrap(), &at).unwrap();
-                }
-            }
-            if let Some(ex) = case["executables"].as_array() {
-                use std::os::unix::fs::PermissionsExt as _;
-                for p in ex {
-                    let at = dir.join(&base).join(p.as_str().unwrap());
-                    std::fs::set_permissions(&at, std::fs::Permissions::from_mode(0o755)).unwrap();
-                }
-            }
-            PathBuf::from(base)
-        });
+        let files_dir = common::materialize(case, &dir);
         std::env::set_current_dir(&dir).unwrap();
         let input = std::fs::read(root.join(case["input"].as_str().unwrap())).unwrap();
         let filename = format!("{name}.bu");
