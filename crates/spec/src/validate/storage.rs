@@ -62,37 +62,44 @@ impl Validator<'_> {
 
     /// `Storage.Validate`.
     fn storage_level(&mut self, s: &Storage, p: &ConfigPath) {
-        let link_dirs: Vec<String> = s
-            .links
-            .iter()
-            .map(|l| format!("{}/", l.node.path))
-            .collect();
+        // A node path "includes" a link once per configured link whose path
+        // is a prefix ending right before one of its slashes; counting link
+        // paths keeps this linear instead of nodes x links.
+        let mut links: HashMap<&str, usize> = HashMap::new();
+        for l in &s.links {
+            *links.entry(l.node.path.as_str()).or_default() += 1;
+        }
+        let under_links = |path: &str| -> usize {
+            path.bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'/')
+                .map(|(i, _)| links.get(&path[..i]).copied().unwrap_or(0))
+                .sum()
+        };
         for (i, d) in s.directories.iter().enumerate() {
-            for l in &link_dirs {
-                if d.node.path.starts_with(l.as_str()) {
-                    self.err(
-                        p.field("directories").index(i),
-                        "directory path includes link in config",
-                    );
-                }
+            for _ in 0..under_links(&d.node.path) {
+                self.err(
+                    p.field("directories").index(i),
+                    "directory path includes link in config",
+                );
             }
         }
         for (i, f) in s.files.iter().enumerate() {
-            for l in &link_dirs {
-                if f.node.path.starts_with(l.as_str()) {
-                    self.err(
-                        p.field("files").index(i),
-                        "file path includes link in config",
-                    );
-                }
+            for _ in 0..under_links(&f.node.path) {
+                self.err(
+                    p.field("files").index(i),
+                    "file path includes link in config",
+                );
             }
+        }
+        let mut dirs: HashMap<&str, usize> = HashMap::new();
+        for d in &s.directories {
+            *dirs.entry(d.node.path.as_str()).or_default() += 1;
         }
         for (i, l1) in s.links.iter().enumerate() {
             let lp = p.field("links").index(i);
-            for l2 in &link_dirs {
-                if l1.node.path.starts_with(l2.as_str()) {
-                    self.err(lp.clone(), "link path includes link in config");
-                }
+            for _ in 0..under_links(&l1.node.path) {
+                self.err(lp.clone(), "link path includes link in config");
             }
             if self.rules.optional_target_level() && nil_or_empty(&l1.target) {
                 self.err(lp.field("target"), "link target is required");
@@ -106,10 +113,8 @@ impl Validator<'_> {
             if !gopath::is_abs(&target) {
                 target = gopath::join(&l1.node.path, raw);
             }
-            for d in &s.directories {
-                if target == d.node.path {
-                    self.err(lp.clone(), "hard link target is a directory");
-                }
+            for _ in 0..dirs.get(target.as_str()).copied().unwrap_or(0) {
+                self.err(lp.clone(), "hard link target is a directory");
             }
             let warn = "user/group ignored for hard link";
             if l1.node.user.id.is_some() {
@@ -464,27 +469,137 @@ fn labels_collide(parts: &[Partition]) -> Option<usize> {
     None
 }
 
+/// Go's `partitionsOverlap`: the index of the first partition `o` that
+/// overlaps the first partition `p` (in order) overlapping anything.
+/// Partitions without start or size, or with start 0, are skipped. Go's
+/// `int` arithmetic wraps, and so does this.
 fn partitions_overlap(parts: &[Partition]) -> Option<usize> {
-    let end = |start: i64, size: i64| if size == 0 { start } else { start + size - 1 };
-    for (pi, p) in parts.iter().enumerate() {
-        let (Some(ps), Some(pz)) = (p.start_mib, p.size_mib) else {
-            continue;
-        };
-        if ps == 0 {
-            continue;
+    let end = |start: i64, size: i64| {
+        if size == 0 {
+            start
+        } else {
+            start.wrapping_add(size).wrapping_sub(1)
         }
-        for (i, o) in parts.iter().enumerate() {
-            let (Some(os), Some(oz)) = (o.start_mib, o.size_mib) else {
-                continue;
-            };
-            if i == pi || os == 0 {
-                continue;
-            }
-            let (pe, oe) = (end(ps, pz), end(os, oz));
-            if (ps >= os && ps <= oe) || (pe >= os && pe <= oe) || (ps < os && pe > oe) {
-                return Some(i);
-            }
+    };
+    // (index, start, end) of the partitions taking part.
+    let cand: Vec<(usize, i64, i64)> = parts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| match (p.start_mib, p.size_mib) {
+            (Some(s), Some(z)) if s != 0 => Some((i, s, end(s, z))),
+            _ => None,
+        })
+        .collect();
+    let go_overlap = |(_, ps, pe): (usize, i64, i64), (_, os, oe): (usize, i64, i64)| {
+        (ps >= os && ps <= oe) || (pe >= os && pe <= oe) || (ps < os && pe > oe)
+    };
+    let first_partner = |p: (usize, i64, i64)| {
+        cand.iter()
+            .find(|o| o.0 != p.0 && go_overlap(p, **o))
+            .map(|o| o.0)
+    };
+    if cand.len() < 64 || cand.iter().any(|&(_, s, e)| e < s) {
+        // Small, or with inverted ranges: Go's nested loops as they are.
+        return cand.iter().find_map(|&p| first_partner(p));
+    }
+    // All ranges proper: Go's test is closed-interval intersection. Sort by
+    // start and keep the two largest ends of every prefix, to tell for each
+    // partition in O(log n) whether another one intersects it.
+    let mut by_start = cand.clone();
+    by_start.sort_by_key(|c| c.1);
+    let mut top2: Vec<[(i64, usize); 2]> = Vec::with_capacity(by_start.len());
+    let mut best = [(i64::MIN, usize::MAX); 2];
+    for &(i, _, e) in &by_start {
+        if e > best[0].0 {
+            best = [(e, i), best[0]];
+        } else if e > best[1].0 {
+            best[1] = (e, i);
+        }
+        top2.push(best);
+    }
+    let hit = cand.iter().copied().find(|&(i, s, e)| {
+        let k = by_start.partition_point(|c| c.1 <= e);
+        k > 0 && {
+            let [a, b] = top2[k - 1];
+            let max_other = if a.1 == i { b.0 } else { a.0 };
+            max_other >= s
+        }
+    })?;
+    first_partner(hit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(start: i64, size: i64) -> Partition {
+        Partition {
+            start_mib: Some(start),
+            size_mib: Some(size),
+            ..Default::default()
         }
     }
-    None
+
+    #[test]
+    fn overlap_fast_path_agrees_with_go_loops() {
+        // Deterministic pseudo-random layouts, large enough for the fast path.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m
+        };
+        for round in 0..200 {
+            let n = 64 + next(40) as usize;
+            let spread = 1 + next(20_000) as i64;
+            let parts: Vec<Partition> = (0..n)
+                .map(|_| part(next(spread as u64) as i64, next(60) as i64))
+                .collect();
+            let cand: Vec<(usize, i64, i64)> = parts
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.start_mib != Some(0))
+                .map(|(i, p)| {
+                    let (s, z) = (p.start_mib.unwrap(), p.size_mib.unwrap());
+                    (i, s, if z == 0 { s } else { s + z - 1 })
+                })
+                .collect();
+            let slow = cand.iter().find_map(|&(pi, ps, pe)| {
+                cand.iter()
+                    .find(|&&(oi, os, oe)| {
+                        oi != pi
+                            && ((ps >= os && ps <= oe)
+                                || (pe >= os && pe <= oe)
+                                || (ps < os && pe > oe))
+                    })
+                    .map(|o| o.0)
+            });
+            assert_eq!(partitions_overlap(&parts), slow, "round {round}");
+        }
+        // Huge values wrap like Go's int instead of panicking: the first
+        // range ends at -3, and [1, 1] "straddles" it by Go's third test.
+        assert_eq!(
+            partitions_overlap(&[part(i64::MAX, i64::MAX), part(1, 1)]),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn node_under_link_is_counted_per_link() {
+        let cfg: crate::types::Config = serde_json::from_value(serde_json::json!({
+            "ignition": {"version": "3.3.0"},
+            "storage": {"links": [{"path": "/a", "target": "/t"}, {"path": "/a", "target": "/u"},
+                                  {"path": "", "target": "/v"}],
+                        "files": [{"path": "/a/b/c"}]}
+        }))
+        .unwrap();
+        let r = super::super::validate(&cfg, &semver::Version::new(3, 3, 0));
+        let under = r
+            .iter()
+            .filter(|e| e.message == "file path includes link in config")
+            .count();
+        // Two links at /a, and the empty link path is a prefix of "/".
+        assert_eq!(under, 3);
+    }
 }
