@@ -373,3 +373,29 @@ fn warnings_are_kept_per_config() {
     assert!(w.contains("storaeg"), "{w}");
     assert!(out.report.to_string().contains("storaeg"));
 }
+
+#[test]
+fn parent_timeouts_apply_to_its_references() {
+    // Upstream's timeouts.config.merge.timesout: the parent's one-second
+    // limits must end the fetch of a reference that never answers, even
+    // though the caller's own bound is much longer.
+    let srv = HttpServer::start(|_| Reply::Hang);
+    let mut ign = merge_refs(&[srv.url("/slow.ign")]);
+    ign["timeouts"] = json!({"httpResponseHeaders": 1, "httpTotal": 1});
+    let mut o = opts();
+    o.fetch.unlimited_total_bound = Some(Duration::from_secs(60));
+    let start = std::time::Instant::now();
+    let err = assemble(&cfg(&[], ign), None, None, &o).unwrap_err();
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    match &err {
+        AssembleError::Fetch {
+            inner: FetchError::Timeout { .. },
+            ..
+        } => {}
+        other => panic!("unexpected: {other}"),
+    }
+}
