@@ -314,3 +314,13 @@ fn big_config_in_bounded_time() {
     assert_eq!(p.config.storage.files.len(), 20_001);
     assert!(dt.as_secs() < 60, "{dt:?}");
 }
+
+#[test]
+fn clevis_custom_present_but_empty_in_3_2() {
+    // 3.2's `custom` is a pointer: `{}` is present. ignition-validate 2.14:
+    let src = r#"{"ignition":{"version":"3.2.0"},"storage":{"luks":[{"name":"l","device":"/dev/sda","clevis":{"custom":{},"tpm2":true}}]}}"#;
+    assert_eq!(
+        lines(src),
+        vec!["error at $.storage.luks.0.clevis, line 1 col 94: cannot use custom clevis config with tpm2, tang, or threshold"]
+    );
+}
