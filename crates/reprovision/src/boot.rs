@@ -265,10 +265,12 @@ pub fn boot(
     for mut j in trash.journals()? {
         match j.phase {
             Phase::RollingBack | Phase::RolledBack => {
-                trash.rollback(&mut j)?;
-                if let Some(f) = j.from_generation {
-                    store.mark_rolled_back(f)?;
-                }
+                crate::rollback::rollback_reset(root, &mut j)?;
+            }
+            // A switch interrupted before its commit is undone: its config
+            // is not staged anywhere to finish it with.
+            Phase::Moving | Phase::Moved | Phase::Provisioning if j.kind == "switch" => {
+                crate::rollback::rollback_reset(root, &mut j)?;
             }
             Phase::Moving | Phase::Moved | Phase::Provisioning => resume = Some(j),
             Phase::Provisioned => {

@@ -9,6 +9,7 @@ pub mod plan;
 pub mod reset;
 pub mod rollback;
 pub mod scan;
+pub mod switch;
 pub mod trash;
 pub mod tree;
 mod util;

@@ -9,12 +9,16 @@ use crate::boot::BootError;
 use crate::generations::Store;
 use crate::trash::{Journal, Phase, Trash};
 
-/// Rolls back the reset recorded by journal `j`; returns the generation that
+/// Rolls back the reset or switch recorded by journal `j`; returns the generation that
 /// is current afterwards.
 pub fn rollback_reset(root: &Path, j: &mut Journal) -> Result<u64, BootError> {
     let trash = Trash::new(root);
     let store = Store::new(root);
-    trash.rollback(j)?;
+    if j.kind == "switch" {
+        crate::switch::rollback_switch(root, j)?;
+    } else {
+        trash.rollback(j)?;
+    }
     let to = match j.from_generation {
         Some(f) => f,
         None => return Ok(0),

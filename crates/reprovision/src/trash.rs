@@ -101,9 +101,17 @@ pub struct Journal {
     pub keep: Vec<KeepPattern>,
     /// Root-relative paths moved into `old/`.
     pub moved: Vec<String>,
+    /// `reset` (everything non-kept moves) or `switch` (only the previous
+    /// generation's nodes move).
+    #[serde(default = "default_kind")]
+    pub kind: String,
     /// Root-relative paths moved into `new/` by a rollback.
     #[serde(default)]
     pub aside: Vec<String>,
+}
+
+fn default_kind() -> String {
+    "reset".into()
 }
 
 /// The trash of one target root.
@@ -186,6 +194,18 @@ impl Trash {
         keep: &KeepSet,
         scan: &Scan,
     ) -> Result<Journal, TrashError> {
+        self.begin_kind(generation, from_generation, keep, scan, "reset")
+    }
+
+    /// [`Trash::begin`] for a transition of `kind` (`reset`, `switch`).
+    pub fn begin_kind(
+        &self,
+        generation: u64,
+        from_generation: Option<u64>,
+        keep: &KeepSet,
+        scan: &Scan,
+        kind: &str,
+    ) -> Result<Journal, TrashError> {
         let d = self.dir(generation);
         if exists(&d) {
             // A leftover of an abandoned earlier attempt at this generation
@@ -210,6 +230,7 @@ impl Trash {
             phase: Phase::Moving,
             keep: keep.declared().cloned().collect(),
             moved: scan.removals.iter().map(|r| r.path.clone()).collect(),
+            kind: kind.to_string(),
             aside: Vec::new(),
         };
         self.set_phase(&mut j, Phase::Moving)?;
@@ -244,6 +265,17 @@ impl Trash {
     /// renamed back. Idempotent; safe to re-run after a crash at any point.
     /// The trash directory of the generation is purged at the end.
     pub fn rollback(&self, j: &mut Journal) -> Result<(), TrashError> {
+        self.rollback_with(j, None)
+    }
+
+    /// [`Trash::rollback`] with the list of paths the transition wrote given
+    /// by the caller (a `switch` knows them from the new manifest) instead of
+    /// everything the keep-set does not keep.
+    pub fn rollback_with(
+        &self,
+        j: &mut Journal,
+        written: Option<Vec<String>>,
+    ) -> Result<(), TrashError> {
         if j.phase == Phase::RolledBack {
             return self.purge(j.generation);
         }
@@ -258,8 +290,14 @@ impl Trash {
             )?;
             // Only what the transition wrote is moved aside: paths that
             // were moved to the trash are restored over an empty spot.
-            let scan = crate::scan::scan(&self.root, &keep)?;
-            j.aside = scan.removals.into_iter().map(|r| r.path).collect();
+            j.aside = match written {
+                Some(w) => w,
+                None => crate::scan::scan(&self.root, &keep)?
+                    .removals
+                    .into_iter()
+                    .map(|r| r.path)
+                    .collect(),
+            };
             util::mkdir_p(&d.join("new")).map_err(io("creating", &d))?;
             self.set_phase(j, Phase::RollingBack)?;
         } else if j.phase != Phase::RollingBack {

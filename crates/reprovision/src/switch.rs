@@ -1,0 +1,329 @@
+//! `switch`: live transition from generation N to a new config, without a
+//! reboot and without a wipe.
+//!
+//! Everything generation N created (its manifest's `created` nodes: files,
+//! links, directories that hold nothing else, unit files, dropins, the preset
+//! file, SSH key fragments) is moved into the trash, users and groups N
+//! created are dropped from the account databases (whose previous versions
+//! go to the trash too), and then the new config is applied to the root —
+//! so what is still declared is written fresh (drift in managed files is
+//! restored), what is no longer declared is gone, and the preset file is
+//! regenerated, not appended. Undeclared state N did not create stays and is
+//! reported as drift. Rollback moves what the new generation created aside
+//! and renames N's nodes back.
+//!
+//! Crash safety is the trash journal's (kind `switch`): an interrupted switch
+//! is completed by running it again with the same config, or undone by
+//! `rollback`. Not done: systemd interaction on a live `/` (daemon-reload,
+//! stopping removed units, `--restart-units`).
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::boot::{BootError, Provisioner};
+use crate::generations::{self, NewGeneration, Store};
+use crate::keep::KeepSet;
+use crate::scan::{EntryKind, Removal, Scan};
+use crate::trash::{Phase, Trash};
+use crate::{failpoint, util};
+
+const ACCOUNT_DBS: [&str; 4] = ["etc/passwd", "etc/shadow", "etc/group", "etc/gshadow"];
+
+/// What [`switch`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwitchOutcome {
+    /// The new generation.
+    pub generation: u64,
+    /// Subtrees of the previous generation moved to the trash.
+    pub moved: usize,
+    /// Remaining undeclared state.
+    pub drift: Vec<crate::plan::DriftItem>,
+}
+
+fn rel(p: &str) -> String {
+    p.trim_start_matches('/').to_string()
+}
+
+/// Reduces a set of root-relative paths to the subtrees that can move
+/// whole: a directory is included only when everything in it is included;
+/// included paths below an included directory are dropped.
+pub(crate) fn collapse(root: &Path, paths: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut all: Vec<String> = paths
+        .into_iter()
+        .filter(|p| {
+            !p.is_empty()
+                && !p.starts_with("var/lib/reignite")
+                && !p.starts_with(crate::trash::TRASH_DIR)
+        })
+        .filter(|p| !crate::scan::PROTECTED.contains(&p.split('/').next().unwrap_or("")))
+        .filter(|p| std::fs::symlink_metadata(root.join(p)).is_ok())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    all.sort_by_key(|p| std::cmp::Reverse(p.matches('/').count()));
+    let mut inc: HashSet<String> = HashSet::new();
+    for p in &all {
+        let abs = root.join(p);
+        let is_dir = std::fs::symlink_metadata(&abs)
+            .map(|m| m.is_dir())
+            .unwrap_or(false);
+        if is_dir {
+            let Ok(rd) = std::fs::read_dir(&abs) else {
+                continue;
+            };
+            let ok = rd
+                .flatten()
+                .all(|e| inc.contains(&format!("{p}/{}", e.file_name().to_string_lossy())));
+            if !ok {
+                continue;
+            }
+        }
+        inc.insert(p.clone());
+    }
+    let mut out: Vec<String> = inc
+        .iter()
+        .filter(|p| {
+            let mut a = p.as_str();
+            while let Some((parent, _)) = a.rsplit_once('/') {
+                if inc.contains(parent) {
+                    return false;
+                }
+                a = parent;
+            }
+            true
+        })
+        .cloned()
+        .collect();
+    out.sort();
+    out
+}
+
+fn created_paths(m: &serde_json::Value) -> Vec<String> {
+    m["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|n| n["created"].as_bool().unwrap_or(true))
+        .filter(|n| n["origin"].as_str() != Some("account-database"))
+        .filter_map(|n| n["path"].as_str().map(rel))
+        .collect()
+}
+
+/// Account names generation N created: (users, groups).
+fn created_accounts(m: &serde_json::Value) -> (HashSet<String>, HashSet<String>) {
+    let mut users = HashSet::new();
+    let mut groups = HashSet::new();
+    for u in m["users"].as_array().into_iter().flatten() {
+        if u["action"].as_str() == Some("created") {
+            if let Some(n) = u["name"].as_str() {
+                users.insert(n.to_string());
+            }
+            if let Some(g) = u["user-group"].as_str() {
+                groups.insert(g.to_string());
+            }
+        }
+    }
+    for g in m["groups"].as_array().into_iter().flatten() {
+        if g["action"].as_str() == Some("created") {
+            if let Some(n) = g["name"].as_str() {
+                groups.insert(n.to_string());
+            }
+        }
+    }
+    (users, groups)
+}
+
+/// Writes the account databases from their trashed originals, without the
+/// accounts generation N created (and without those users in group member
+/// lists).
+fn write_filtered_accounts(
+    root: &Path,
+    old: &Path,
+    users: &HashSet<String>,
+    groups: &HashSet<String>,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    for db in ACCOUNT_DBS {
+        let src = old.join(db);
+        let Ok(text) = std::fs::read_to_string(&src) else {
+            continue;
+        };
+        let md = std::fs::metadata(&src)?;
+        let is_group = db.ends_with("group") || db.ends_with("gshadow");
+        let mut out = String::new();
+        for line in text.lines() {
+            let name = line.split(':').next().unwrap_or("");
+            if (is_group && groups.contains(name)) || (!is_group && users.contains(name)) {
+                continue;
+            }
+            if is_group {
+                // Drop removed users from the member list (last field).
+                let mut f: Vec<String> = line.split(':').map(str::to_string).collect();
+                if let Some(last) = f.last_mut() {
+                    *last = last
+                        .split(',')
+                        .filter(|m| !m.is_empty() && !users.contains(*m))
+                        .collect::<Vec<_>>()
+                        .join(",");
+                }
+                out.push_str(&f.join(":"));
+            } else {
+                out.push_str(line);
+            }
+            out.push('\n');
+        }
+        let dir = root.join("etc");
+        let name = db.trim_start_matches("etc/");
+        util::write_bytes(&dir, name, out.as_bytes(), md.mode() & 0o7777)?;
+        std::os::unix::fs::lchown(dir.join(name), Some(md.uid()), Some(md.gid()))?;
+    }
+    Ok(())
+}
+
+/// Switches `root` live to `config`.
+pub fn switch(
+    root: &Path,
+    prov: &dyn Provisioner,
+    config: &[u8],
+    try_seconds: Option<u64>,
+) -> Result<SwitchOutcome, BootError> {
+    let store = Store::new(root);
+    let trash = Trash::new(root);
+    let canonical = prov.validate(config).map_err(BootError::InvalidConfig)?;
+    let st = store.state()?;
+    let from = st.current.ok_or(generations::StoreError::Empty)?;
+    let pending = trash
+        .journals()?
+        .into_iter()
+        .find(|j| j.kind == "switch" && j.phase != Phase::Provisioned);
+    let sha = hex::encode(Sha256::digest(&canonical));
+    if pending.is_none() && store.meta(from)?.config_sha256 == sha {
+        // Already the current config (e.g. a switch repeated after a crash
+        // right after its commit): nothing to do but report drift.
+        let drift = crate::plan::drift(root, "usr/share/factory")?;
+        return Ok(SwitchOutcome {
+            generation: from,
+            moved: 0,
+            drift,
+        });
+    }
+    let old_manifest: serde_json::Value = store.manifest(from)?;
+    let (users, groups) = created_accounts(&old_manifest);
+    let mut j = match pending {
+        // An interrupted switch: finish it with this config.
+        Some(mut j) if matches!(j.phase, Phase::Moving | Phase::Moved | Phase::Provisioning) => {
+            trash.resume(&mut j)?;
+            j
+        }
+        Some(mut j) => {
+            trash.rollback(&mut j)?;
+            return Err(BootError::ApplyFailed(
+                "an interrupted rollback was completed; run the switch again".into(),
+            ));
+        }
+        None => {
+            let mut paths = created_paths(&old_manifest);
+            let mut removals: Vec<Removal> = collapse(root, paths.drain(..))
+                .into_iter()
+                .map(|p| Removal {
+                    kind: EntryKind::File,
+                    path: p,
+                })
+                .collect();
+            if !users.is_empty() || !groups.is_empty() {
+                for db in ACCOUNT_DBS {
+                    if root.join(db).exists() && !removals.iter().any(|r| r.path == db) {
+                        removals.push(Removal {
+                            kind: EntryKind::File,
+                            path: db.to_string(),
+                        });
+                    }
+                }
+            }
+            let scan = Scan {
+                removals,
+                ..Scan::default()
+            };
+            let n = store.next_number()?;
+            trash.begin_kind(n, Some(from), &KeepSet::new(Vec::new())?, &scan, "switch")?
+        }
+    };
+    let moved = j.moved.len();
+    trash.set_phase(&mut j, Phase::Provisioning)?;
+    let old = trash.dir(j.generation).join("old");
+    let result = write_filtered_accounts(root, &old, &users, &groups)
+        .map_err(|source| BootError::Factory {
+            path: root.join("etc"),
+            source,
+        })
+        .and_then(|_| {
+            failpoint::hit("switch::apply")?;
+            prov.apply(root, &canonical).map_err(BootError::ApplyFailed)
+        });
+    let manifest = match result {
+        Ok(m) => m,
+        Err(e) => {
+            // Undo: what the config declares (and the account databases)
+            // goes aside, the previous generation's nodes come back.
+            let v: serde_json::Value = serde_json::from_slice(&canonical).unwrap_or_default();
+            let mut written: Vec<String> = ACCOUNT_DBS
+                .iter()
+                .filter(|d| j.moved.iter().any(|m| m == *d))
+                .map(|s| s.to_string())
+                .collect();
+            for k in ["files", "directories", "links"] {
+                for n in v["storage"][k].as_array().into_iter().flatten() {
+                    if let Some(p) = n["path"].as_str() {
+                        written.push(rel(p));
+                    }
+                }
+            }
+            let written = collapse(root, written);
+            trash.rollback_with(&mut j, Some(written))?;
+            return Err(e);
+        }
+    };
+    let keep = crate::boot::config_keep_patterns(&canonical)?;
+    store.record_as(
+        j.generation,
+        &NewGeneration {
+            config: &canonical,
+            config_sha256: &sha,
+            manifest: &manifest,
+            keep: &keep,
+            command: "switch",
+            try_deadline: try_seconds.map(|s| generations::now() + s),
+        },
+    )?;
+    trash.set_phase(&mut j, Phase::Provisioned)?;
+    let drift = crate::plan::drift(root, "usr/share/factory")?;
+    Ok(SwitchOutcome {
+        generation: j.generation,
+        moved,
+        drift,
+    })
+}
+
+/// Rolls back switch journal `j`: the new generation's nodes go aside, the
+/// previous generation's come back.
+pub(crate) fn rollback_switch(root: &Path, j: &mut crate::trash::Journal) -> Result<(), BootError> {
+    let store = Store::new(root);
+    let trash = Trash::new(root);
+    let written = if j.phase == Phase::RollingBack {
+        None
+    } else {
+        let m: serde_json::Value = store.manifest(j.generation).unwrap_or_default();
+        let mut w = created_paths(&m);
+        w.extend(
+            ACCOUNT_DBS
+                .iter()
+                .filter(|d| j.moved.iter().any(|m| m == *d))
+                .map(|s| s.to_string()),
+        );
+        Some(collapse(root, w))
+    };
+    trash.rollback_with(j, written)?;
+    Ok(())
+}
