@@ -138,6 +138,35 @@ impl fmt::Display for LastAttempt {
 }
 
 impl FetchError {
+    /// The URL the error is about (shortened and without credentials), when
+    /// there is one.
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            FetchError::InvalidUrl { url, .. }
+            | FetchError::UnsupportedScheme { url, .. }
+            | FetchError::CompressionUnsupportedScheme { url }
+            | FetchError::DataUrl { url, .. }
+            | FetchError::NotFound { url, .. }
+            | FetchError::HttpStatus { url, .. }
+            | FetchError::Timeout { url, .. }
+            | FetchError::Request { url, .. }
+            | FetchError::CredentialsRequired { url, .. }
+            | FetchError::Tftp { url, .. }
+            | FetchError::Read { url, .. }
+            | FetchError::Decompress { url, .. }
+            | FetchError::Write { url, .. }
+            | FetchError::HashMismatch { url, .. }
+            | FetchError::TooLarge { url, .. } => Some(url),
+            FetchError::Ca { source_url, .. } | FetchError::CaFetch { source_url, .. } => {
+                Some(source_url)
+            }
+            FetchError::InvalidCompression { .. }
+            | FetchError::MalformedHash { .. }
+            | FetchError::UnrecognizedHash { .. }
+            | FetchError::Proxy { .. } => None,
+        }
+    }
+
     /// The last HTTP status seen, when there was one.
     pub fn http_status(&self) -> Option<u16> {
         match self {
@@ -196,6 +225,7 @@ mod tests {
         };
         assert_eq!(e.to_string(), "resource not found: http://h/x (HTTP 404)");
         assert_eq!(e.http_status(), Some(404));
+        assert_eq!(e.url(), Some("http://h/x"));
         let e = FetchError::CompressionUnsupportedScheme {
             url: "s3://b/k".into(),
         };
