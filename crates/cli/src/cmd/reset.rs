@@ -249,3 +249,166 @@ mod tests {
         assert!(parse_duration("x").is_err());
     }
 }
+
+/// flatcar-reset compatibility through the real command line (argv[0]
+/// `flatcar-reset`), on a scratch root.
+#[cfg(test)]
+mod flatcar_cli {
+    use std::path::Path;
+
+    fn run(args: &[&str]) -> i32 {
+        crate::run(args.iter().map(|s| s.to_string()))
+    }
+
+    fn root() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        for (p, c) in [
+            ("etc/machine-id", "0123456789abcdef0123456789abcdef\n"),
+            ("etc/ssh/ssh_host_rsa_key", "k"),
+            ("etc/ssh/sshd_config", "c"),
+            ("etc/mypath/child", "x"),
+            ("var/log/journal/j", "log"),
+            ("opt/junk", "j"),
+        ] {
+            std::fs::create_dir_all(r.join(p).parent().unwrap()).unwrap();
+            std::fs::write(r.join(p), c).unwrap();
+        }
+        d
+    }
+
+    fn config(dir: &Path) -> String {
+        let p = dir.join("config.ign");
+        std::fs::write(&p, r#"{"ignition":{"version":"3.4.0"}}"#).unwrap();
+        p.display().to_string()
+    }
+
+    #[test]
+    fn stages_with_flatcar_options_and_markers() {
+        let d = root();
+        let r = d.path().display().to_string();
+        let cfg = config(d.path());
+        // getopt-style permutation and an abbreviated long option.
+        let code = run(&[
+            "/usr/bin/flatcar-reset",
+            "--root",
+            &r,
+            "--keep-path",
+            "/etc/ssh/ssh_host_.*",
+            "/var/log",
+            "-F",
+            &cfg,
+            "-M",
+        ]);
+        assert_eq!(code, 0);
+        let marker = std::fs::read_to_string(d.path().join("selective-os-reset")).unwrap();
+        assert_eq!(
+            marker.trim(),
+            "(/etc/ssh/ssh_host_.*|/var/log/.*|/var/log|/flatcar-backup|/flatcar-backup/.*|/selective-os-reset)"
+        );
+        assert!(d.path().join("boot/flatcar/first_boot").exists());
+        assert!(d.path().join("oem/config.ign").exists());
+        let grub = std::fs::read_to_string(d.path().join("oem/grub.cfg")).unwrap();
+        assert!(
+            grub.contains("systemd.machine_id=0123456789abcdef0123456789abcdef"),
+            "{grub}"
+        );
+        assert_eq!(run(&["flatcar-reset", "--root", &r, "-S"]), 0);
+        assert!(!d.path().join("selective-os-reset").exists());
+        assert!(!d.path().join("boot/flatcar/first_boot").exists());
+    }
+
+    #[test]
+    fn usage_errors_like_flatcar_reset() {
+        let d = root();
+        let r = d.path().display().to_string();
+        let cfg = config(d.path());
+        assert_eq!(
+            run(&["flatcar-reset", "--root", &r, "/var/log", "-F", &cfg]),
+            1,
+            "positionals without -K"
+        );
+        assert_eq!(
+            run(&["flatcar-reset", "--root", &r, "-K", "-F", &cfg]),
+            1,
+            "-K without entries"
+        );
+        assert_eq!(
+            run(&["flatcar-reset", "--root", &r, "-S", "-P"]),
+            1,
+            "two exclusive actions"
+        );
+        assert_eq!(
+            run(&["flatcar-reset", "--root", &r, "-K", "./etc", "-F", &cfg]),
+            1,
+            "relative entry"
+        );
+        assert_eq!(
+            run(&["flatcar-reset", "--root", &r, "-K", "etc", "-F", &cfg]),
+            1,
+            "not absolute"
+        );
+        assert_eq!(
+            run(&[
+                "flatcar-reset",
+                "--root",
+                &r,
+                "-F",
+                &cfg,
+                "-U",
+                "http://x/c.ign"
+            ]),
+            1,
+            "-F with -U"
+        );
+        assert_eq!(
+            run(&["flatcar-reset", "--root", &r, "-K", "/usr/lib", "-F", &cfg]),
+            1,
+            "/usr is an error"
+        );
+        assert!(
+            !d.path().join("selective-os-reset").exists(),
+            "nothing staged by any of them"
+        );
+        let bad = d.path().join("bad.ign");
+        std::fs::write(&bad, "{not json").unwrap();
+        assert_eq!(
+            run(&[
+                "flatcar-reset",
+                "--root",
+                &r,
+                "-F",
+                &bad.display().to_string()
+            ]),
+            1
+        );
+        assert!(
+            !d.path().join("oem/config.ign").exists(),
+            "an invalid config is never staged"
+        );
+    }
+
+    #[test]
+    fn url_replaces_config_file() {
+        let d = root();
+        let r = d.path().display().to_string();
+        std::fs::create_dir_all(d.path().join("oem")).unwrap();
+        std::fs::write(d.path().join("oem/config.ign"), "{}").unwrap();
+        assert_eq!(
+            run(&[
+                "flatcar-reset",
+                "--root",
+                &r,
+                "-U",
+                "https://example.com/c.ign"
+            ]),
+            0
+        );
+        assert!(!d.path().join("oem/config.ign").exists());
+        let grub = std::fs::read_to_string(d.path().join("oem/grub.cfg")).unwrap();
+        assert_eq!(
+            grub,
+            "set linux_append=\"$linux_append ignition.config.url=https://example.com/c.ign\"\n"
+        );
+    }
+}
