@@ -245,6 +245,9 @@ fn render_human(reports: &[FileReport]) -> String {
                     s.push_str(&caret(src, l, c));
                 }
             }
+            if let Some(h) = unknown_key_hint(e) {
+                s.push_str(&format!("  hint: {h}\n"));
+            }
         }
         let errors = r
             .judged
@@ -271,6 +274,218 @@ fn render_human(reports: &[FileReport]) -> String {
         }
     }
     s
+}
+
+/// Field names of Ignition's objects (all spec versions), keyed by the JSON
+/// name under which the object appears. Used only for hints.
+const FIELDS: &[(&str, &[&str])] = &[
+    (
+        "$",
+        &[
+            "ignition",
+            "kernelArguments",
+            "passwd",
+            "storage",
+            "systemd",
+        ],
+    ),
+    (
+        "ignition",
+        &["config", "proxy", "security", "timeouts", "version"],
+    ),
+    ("config", &["merge", "replace"]),
+    ("proxy", &["httpProxy", "httpsProxy", "noProxy"]),
+    ("security", &["tls"]),
+    ("tls", &["certificateAuthorities"]),
+    ("timeouts", &["httpResponseHeaders", "httpTotal"]),
+    ("merge", RESOURCE),
+    ("replace", RESOURCE),
+    ("certificateAuthorities", RESOURCE),
+    ("contents", RESOURCE),
+    ("append", RESOURCE),
+    ("keyFile", RESOURCE),
+    ("httpHeaders", &["name", "value"]),
+    ("verification", &["hash"]),
+    ("kernelArguments", &["shouldExist", "shouldNotExist"]),
+    ("passwd", &["groups", "users"]),
+    (
+        "users",
+        &[
+            "gecos",
+            "groups",
+            "homeDir",
+            "name",
+            "noCreateHome",
+            "noLogInit",
+            "noUserGroup",
+            "passwordHash",
+            "primaryGroup",
+            "shell",
+            "shouldExist",
+            "sshAuthorizedKeys",
+            "system",
+            "uid",
+        ],
+    ),
+    (
+        "groups",
+        &["gid", "name", "passwordHash", "shouldExist", "system"],
+    ),
+    (
+        "storage",
+        &[
+            "directories",
+            "disks",
+            "files",
+            "filesystems",
+            "links",
+            "luks",
+            "raid",
+        ],
+    ),
+    (
+        "directories",
+        &["group", "overwrite", "path", "user", "mode"],
+    ),
+    (
+        "files",
+        &[
+            "group",
+            "overwrite",
+            "path",
+            "user",
+            "append",
+            "contents",
+            "mode",
+        ],
+    ),
+    (
+        "links",
+        &["group", "overwrite", "path", "user", "hard", "target"],
+    ),
+    ("user", &["id", "name"]),
+    ("group", &["id", "name"]),
+    ("disks", &["device", "partitions", "wipeTable"]),
+    (
+        "partitions",
+        &[
+            "guid",
+            "label",
+            "number",
+            "resize",
+            "shouldExist",
+            "sizeMiB",
+            "startMiB",
+            "typeGuid",
+            "wipePartitionEntry",
+        ],
+    ),
+    (
+        "filesystems",
+        &[
+            "device",
+            "format",
+            "label",
+            "mountOptions",
+            "options",
+            "path",
+            "uuid",
+            "wipeFilesystem",
+        ],
+    ),
+    (
+        "luks",
+        &[
+            "cex",
+            "clevis",
+            "device",
+            "discard",
+            "keyFile",
+            "label",
+            "name",
+            "openOptions",
+            "options",
+            "uuid",
+            "wipeVolume",
+        ],
+    ),
+    ("cex", &["enabled"]),
+    ("clevis", &["custom", "tang", "threshold", "tpm2"]),
+    ("custom", &["config", "needsNetwork", "pin"]),
+    ("tang", &["advertisement", "thumbprint", "url"]),
+    ("raid", &["devices", "level", "name", "options", "spares"]),
+    ("systemd", &["units"]),
+    ("units", &["contents", "dropins", "enabled", "mask", "name"]),
+    ("dropins", &["contents", "name"]),
+];
+
+const RESOURCE: &[&str] = &["compression", "httpHeaders", "source", "verification"];
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// A "did you mean" for an unknown-key warning: the field in another letter
+/// case (which Ignition applies anyway), a near miss, a field of a newer
+/// spec, or a field that belongs to another object.
+fn unknown_key_hint(e: &Entry) -> Option<String> {
+    let key = e
+        .message
+        .strip_prefix("unused key ")
+        .or_else(|| e.message.strip_prefix("Unused key "))?;
+    let path = e.path.as_ref()?;
+    let parent = path
+        .0
+        .iter()
+        .rev()
+        .skip(1)
+        .find_map(|p| match p {
+            reignite_spec::report::PathElem::Field(f) => Some(f.as_str()),
+            reignite_spec::report::PathElem::Index(_) => None,
+        })
+        .unwrap_or("$");
+    let fields = FIELDS.iter().find(|(k, _)| *k == parent).map(|(_, f)| *f)?;
+    if fields.contains(&key) {
+        return Some(format!(
+            "`{key}` exists only in newer spec versions than this config's `ignition.version`"
+        ));
+    }
+    if let Some(f) = fields.iter().find(|f| f.eq_ignore_ascii_case(key)) {
+        return Some(format!(
+            "Ignition matches keys case-insensitively and applies this value as `{f}`; write `{f}`"
+        ));
+    }
+    let near = fields
+        .iter()
+        .map(|f| {
+            (
+                levenshtein(&key.to_ascii_lowercase(), &f.to_ascii_lowercase()),
+                *f,
+            )
+        })
+        .filter(|&(d, f)| d <= (f.len() / 3).max(1))
+        .min();
+    if let Some((_, f)) = near {
+        return Some(format!("did you mean `{f}`? (the key is ignored)"));
+    }
+    let owner = FIELDS
+        .iter()
+        .find(|(_, fs)| fs.iter().any(|f| f.eq_ignore_ascii_case(key)))
+        .map(|(k, _)| *k)?;
+    Some(format!(
+        "`{key}` is a field of `{owner}`, not of this object (the key is ignored)"
+    ))
 }
 
 /// The source line (shortened around the column when very long) and a caret
@@ -342,11 +557,11 @@ mod tests {
 
     #[test]
     fn human_shows_line_and_caret() {
-        let r = report(vec![entry(Kind::Warning, 2, 3, "unused key storage")], None);
+        let r = report(vec![entry(Kind::Warning, 2, 3, "some warning")], None);
         let h = render_human(&[r]);
         assert_eq!(
             h,
-            "c.ign:2:3: warning: unused key storage\n  at $.storage\n    2 |   \"storage\": 1\n      |   ^\nc.ign: valid, 1 warning(s)\n"
+            "c.ign:2:3: warning: some warning\n  at $.storage\n    2 |   \"storage\": 1\n      |   ^\nc.ign: valid, 1 warning(s)\n"
         );
     }
 
@@ -378,6 +593,32 @@ mod tests {
         let j = judge(bu, None);
         assert_eq!(j.entries.len(), 1, "{:?}", j.entries);
         assert_eq!(j.entries[0].line, Some(5), "position in the YAML");
+    }
+
+    #[test]
+    fn hints_for_unknown_keys() {
+        let hint = |path: &[&str], key: &str| {
+            let mut p = ConfigPath::root();
+            for f in path {
+                p = match f.parse::<usize>() {
+                    Ok(i) => p.index(i),
+                    Err(_) => p.field(f),
+                };
+            }
+            unknown_key_hint(&Entry::warning(p.field(key), format!("unused key {key}")))
+        };
+        assert_eq!(
+            hint(&["storage", "files", "0"], "contnts").as_deref(),
+            Some("did you mean `contents`? (the key is ignored)")
+        );
+        assert!(hint(&["storage", "files", "0"], "Path")
+            .unwrap()
+            .contains("as `path`"));
+        assert!(hint(&[], "filesystems")
+            .unwrap()
+            .contains("field of `storage`"));
+        assert!(hint(&[], "kernelArguments").unwrap().contains("newer spec"));
+        assert_eq!(hint(&["storage"], "zzzzzzzz"), None);
     }
 
     #[test]
