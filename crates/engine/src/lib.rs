@@ -13,6 +13,7 @@ mod files;
 pub mod manifest;
 mod passwd;
 pub mod root;
+mod ssh;
 mod units;
 
 pub use apply::{

@@ -19,7 +19,7 @@ use reignite_sysutil::WriteOptions;
 
 use crate::accounts::{allocate_id, AccountDb, Defs};
 use crate::context::{ApplyError, Ctx, IoContext};
-use crate::manifest::{AccountAction, GroupRecord, Origin, RecordKind, SshKeyRecord, UserRecord};
+use crate::manifest::{AccountAction, GroupRecord, Origin, RecordKind, UserRecord};
 use crate::root::{clean, is_dir, is_file, is_symlink, split_parent};
 
 fn err(msg: String) -> ApplyError {
@@ -123,7 +123,7 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, cfg: &Passwd) -> Result<(), ApplyError> {
     ctx.accounts = Some(db);
     for u in &cfg.users {
         if u.should_exist != Some(false) && !u.ssh_authorized_keys.is_empty() {
-            write_ssh_keys(ctx, u)?;
+            crate::ssh::write_keys(ctx, u)?;
         }
     }
     Ok(())
@@ -729,88 +729,6 @@ fn copy_skel(
             )?;
         }
     }
-    Ok(())
-}
-
-/// Writes `~/.ssh/authorized_keys.d/ignition` as Ignition does: directories
-/// 0700 and the file 0600, owned by the user and their primary group.
-fn write_ssh_keys(ctx: &mut Ctx<'_>, u: &PasswdUser) -> Result<(), ApplyError> {
-    let db = ctx.accounts()?;
-    let line = db
-        .user(&u.name)
-        .cloned()
-        .ok_or_else(|| err(format!("failed to add SSH keys: no such user {:?}", u.name)))?;
-    let uid: u32 = line[2].parse().unwrap_or(0);
-    let gid: u32 = line[3].parse().unwrap_or(0);
-    let home = ctx.root.resolve(&line[5])?;
-    let mut dir = home.trim_end_matches('/').to_string();
-    for d in [".ssh", "authorized_keys.d"] {
-        dir = format!("{dir}/{d}");
-        let resolved = ctx.root.resolve(&dir)?;
-        if ctx
-            .root
-            .lstat(&resolved)
-            .ctx(|| format!("inspecting {dir}"))?
-            .is_none()
-        {
-            ctx.commit_point()?;
-            let parent = ctx.ensure_parent(&resolved)?;
-            let (_, name) = split_parent(&resolved);
-            rustix::fs::mkdirat(&parent, name, rustix::fs::Mode::from_raw_mode(0o700))
-                .ctx(|| format!("creating {dir}"))?;
-            rustix::fs::chownat(
-                &parent,
-                name,
-                Some(rustix::fs::Uid::from_raw(uid)),
-                Some(rustix::fs::Gid::from_raw(gid)),
-                rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
-            )
-            .ctx(|| format!("changing owner of {dir}"))?;
-            rustix::fs::chmodat(
-                &parent,
-                name,
-                rustix::fs::Mode::from_raw_mode(0o700),
-                rustix::fs::AtFlags::empty(),
-            )
-            .ctx(|| format!("changing mode of {dir}"))?;
-            ctx.record(
-                &resolved,
-                None,
-                RecordKind::Directory,
-                Origin::SshKeys,
-                true,
-                None,
-            )?;
-        }
-        dir = resolved;
-    }
-    let path = format!("{dir}/ignition");
-    let mut text = u.ssh_authorized_keys.join("\n");
-    text.push('\n');
-    let opts = WriteOptions {
-        mode: 0o600,
-        owner: Some((uid, gid)),
-        durability: ctx.durability,
-    };
-    let content = ctx.write_file(&path, opts, &mut |w| {
-        w.write_all(text.as_bytes())
-            .ctx(|| format!("writing {path}"))
-    })?;
-    ctx.manifest.ssh_keys.push(SshKeyRecord {
-        user: u.name.clone(),
-        path: path.clone(),
-        sha256: content.0.clone(),
-        keys: u.ssh_authorized_keys.len(),
-    });
-    ctx.record(
-        &path,
-        None,
-        RecordKind::File,
-        Origin::SshKeys,
-        true,
-        Some(content),
-    )?;
-    ctx.event("ssh-keys", &u.name, "written");
     Ok(())
 }
 
