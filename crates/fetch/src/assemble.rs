@@ -104,34 +104,34 @@ pub struct Assembled {
 #[non_exhaustive]
 pub enum AssembleError {
     /// The user config does not parse or is invalid.
-    #[error("parsing the user config: {source}")]
+    #[error("parsing the user config")]
     User {
         #[source]
         source: ParseError,
     },
     /// A base config could not be read.
-    #[error("reading base config {path}: {source}")]
+    #[error("reading base config {path}")]
     ReadBase {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     /// A base config does not parse or is invalid.
-    #[error("parsing base config {path}: {source}")]
+    #[error("parsing base config {path}")]
     Base {
         path: PathBuf,
         #[source]
         source: ParseError,
     },
     /// A referenced config could not be fetched (includes hash mismatches).
-    #[error("fetching referenced config {source_url}: {inner}")]
+    #[error("fetching referenced config {source_url}")]
     Fetch {
         source_url: String,
         #[source]
         inner: FetchError,
     },
     /// A referenced config does not parse or is invalid.
-    #[error("parsing referenced config {source_url}: {inner}")]
+    #[error("parsing referenced config {source_url}")]
     Referenced {
         source_url: String,
         #[source]
@@ -141,7 +141,7 @@ pub enum AssembleError {
     #[error("referenced config has no source")]
     SourceRequired,
     /// Applying a config's timeouts, CAs or proxy failed.
-    #[error("applying the fetch settings of {config}: {inner}")]
+    #[error("applying the fetch settings of {config}")]
     Settings {
         config: String,
         #[source]

@@ -63,21 +63,21 @@ pub enum FetchError {
     #[error("failed to fetch resource: {url}: tftp: {reason}")]
     Tftp { url: String, reason: String },
     /// Reading the body (or TFTP blocks) failed midway.
-    #[error("failed to fetch resource: reading {url}: {source}")]
+    #[error("failed to fetch resource: reading {url}")]
     Read {
         url: String,
         #[source]
         source: std::io::Error,
     },
     /// gzip decompression failed.
-    #[error("failed to decompress {url}: {source}")]
+    #[error("failed to decompress {url}")]
     Decompress {
         url: String,
         #[source]
         source: std::io::Error,
     },
     /// Writing to the caller's output failed.
-    #[error("writing data fetched from {url}: {source}")]
+    #[error("writing data fetched from {url}")]
     Write {
         url: String,
         #[source]
@@ -97,7 +97,7 @@ pub enum FetchError {
     #[error("unable to decode PEM block in CA {source_url}: {reason}")]
     Ca { source_url: String, reason: String },
     /// Fetching a CA bundle failed.
-    #[error("unable to fetch CA {source_url}: {inner}")]
+    #[error("unable to fetch CA {source_url}")]
     CaFetch {
         source_url: String,
         #[source]

@@ -149,10 +149,7 @@ fn merged_config_hashes_are_lower_case_strings() {
         } => {}
         other => panic!("unexpected: {other}"),
     }
-    assert!(
-        err.to_string().contains("hash verification failed"),
-        "{err}"
-    );
+    assert!(chain(&err).contains("hash verification failed"), "{err}");
 }
 
 #[test]
@@ -269,7 +266,7 @@ fn missing_reference_names_the_url() {
         &opts(),
     )
     .unwrap_err();
-    let msg = err.to_string();
+    let msg = chain(&err);
     assert!(msg.contains("/gone.ign"), "{msg}");
     assert!(msg.contains("resource not found"), "{msg}");
 }

@@ -93,7 +93,7 @@ fn bad_ca_bundles_fail_clearly() {
         .unwrap()
         .with_config(&ca_config(srv.url("/missing.pem")))
         .unwrap_err();
-    assert!(e.to_string().contains("resource not found"), "{e}");
+    assert!(chain(&e).contains("resource not found"), "{e}");
 }
 
 #[test]

@@ -435,3 +435,15 @@ fn forward_one(client: TcpStream, backend: SocketAddr, chunked: bool, log: &Reco
         out.write_all(&body).unwrap();
     }
 }
+
+/// An error and all its sources, joined as the CLI prints them (`a: b: c`).
+#[allow(dead_code)]
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    msg
+}
