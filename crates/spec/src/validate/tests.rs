@@ -755,3 +755,39 @@ fn template_prefix_matches_go_regexp() {
     assert_eq!(template_prefix("a@b@c.service"), Some("a"));
     assert_eq!(template_prefix("a@b.socket"), None);
 }
+
+#[test]
+fn tang_advertisement_from_3_4() {
+    // Cases from upstream's tang_test.go: empty is fine, "{{" is not JSON.
+    let body = json!({"storage": {"luks": [{"name": "t", "device": "/dev/t", "clevis": {"tang": [
+        {"url": "http://example.com", "thumbprint": "abc", "advertisement": ""},
+        {"url": "http://example.com/2", "thumbprint": "abc", "advertisement": "{{"},
+        {"url": "http://example.com/3", "thumbprint": "abc", "advertisement": "{\"payload\": \"x\"}"},
+        {"url": "httasfdsafadsf", "thumbprint": "abc"}
+    ]}}]}});
+    let t = "$.storage.luks.0.clevis.tang";
+    let scheme = e(&format!("{t}.3.url"), "invalid url scheme");
+    assert_eq!(report("3.3.0", body.clone()), vec![scheme.clone()]);
+    assert_eq!(
+        report("3.4.0", body),
+        vec![
+            e(
+                &format!("{t}.1.advertisement"),
+                "advertisement is not valid JSON"
+            ),
+            scheme
+        ]
+    );
+}
+
+#[test]
+fn virtiofs_device_tag_required() {
+    let body = json!({"storage": {"filesystems": [
+        {"device": "", "format": "virtiofs"},
+        {"device": "myshare", "format": "virtiofs", "mountOptions": ["dax"]}
+    ]}});
+    assert_eq!(
+        report("3.7.0-experimental", body),
+        vec![e("$.storage.filesystems.0.device", "device not specified")]
+    );
+}

@@ -387,6 +387,59 @@ mod tests {
         );
     }
 
+    /// `TestURLValidate` of upstream's `config/v3_6/types/url_test.go`.
+    #[test]
+    fn upstream_url_table_3_6() {
+        let r = rules(6);
+        let ok = Ok(());
+        let arn = Err(ERR_S3_ARN.to_string());
+        let cases: &[(Option<&str>, Result<(), String>)] = &[
+            (None, ok.clone()),
+            (Some(""), ok.clone()),
+            (Some("http://example.com"), ok.clone()),
+            (Some("https://example.com"), ok.clone()),
+            (Some("tftp://example.com:69/foobar.txt"), ok.clone()),
+            (Some("data:,example%20file%0A"), ok.clone()),
+            (Some("bad://"), Err(ERR_INVALID_SCHEME.into())),
+            (Some("s3://bucket/key"), ok.clone()),
+            (Some("s3://bucket/key?versionId="), Err(ERR_S3_VERSION.into())),
+            (Some("s3://bucket/key?versionId=aVersionHash"), ok.clone()),
+            (Some("Arn:"), arn.clone()),
+            (Some("arn:aws:iam:us-west-2:123456789012:resource"), arn.clone()),
+            (Some("arn:aws:s3:::bucket-name-but-no-key"), arn.clone()),
+            (Some("arn:aws:s3:us-west-2:123456789012:accesspoint"), arn.clone()),
+            (Some("arn:aws:s3:us-west-2:123456789012:accesspoint/"), arn.clone()),
+            (
+                Some("arn:aws:s3:us-west-2:123456789012:accesspoint/accesspoint-name-but-no-bucket"),
+                arn.clone(),
+            ),
+            (Some("arn:aws:s3:us-west-2:123456789012:bucket-name/object-key"), ok.clone()),
+            (
+                Some("arn:aws:s3:us-west-2:123456789012:bucket-name/object-key?versionId=aVersionHash"),
+                ok.clone(),
+            ),
+            (
+                Some("arn:aws:s3:us-west-2:123456789012:accesspoint/accesspoint-name/object"),
+                ok.clone(),
+            ),
+            (
+                Some("arn:aws:s3:us-west-2:123456789012:accesspoint/accesspoint-name/some/nested/object"),
+                ok.clone(),
+            ),
+            (
+                Some("arn:aws:s3:us-west-2:123456789012:accesspoint/accesspoint-name/object?versionId=aVersionHash"),
+                ok.clone(),
+            ),
+            (Some("arn:aws:s3:::bucket-name/object-key"), ok.clone()),
+            (Some("arn:aws:s3:::bucket-name/some/nested/object"), ok.clone()),
+            (Some("arn:aws:s3:::bucket-name/object-key?versionId=aVersionHash"), ok.clone()),
+            (Some("gs://bucket/object"), ok.clone()),
+        ];
+        for (i, (input, want)) in cases.iter().enumerate() {
+            assert_eq!(&validate_url_nil_ok(*input, &r), want, "#{i}: {input:?}");
+        }
+    }
+
     #[test]
     fn schemes_per_version() {
         let r30 = rules(0);
