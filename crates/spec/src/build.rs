@@ -333,3 +333,68 @@ fn resource(v: V) -> Resource {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::decode_config;
+    use crate::json::parse;
+
+    fn cfg(src: &str, minor: u8) -> Config {
+        let mut t = parse(src.as_bytes()).unwrap();
+        build(
+            &decode_config(&mut t, src.as_bytes(), minor).unwrap(),
+            minor,
+        )
+    }
+
+    #[test]
+    fn plain_strings_of_old_versions_become_some() {
+        let src = r#"{"storage":{"links":[{"path":"/l"}],"raid":[{"name":"md"}]}}"#;
+        let old = cfg(src, 2);
+        assert_eq!(old.storage.links[0].target.as_deref(), Some(""));
+        assert_eq!(old.storage.raid[0].level.as_deref(), Some(""));
+        let new = cfg(src, 3);
+        assert_eq!(new.storage.links[0].target, None);
+        assert_eq!(new.storage.raid[0].level, None);
+        let ca = r#"{"ignition":{"security":{"tls":{"certificateAuthorities":[{}]}}}}"#;
+        let c0 = cfg(ca, 0);
+        assert_eq!(
+            c0.ignition.security.tls.certificate_authorities[0]
+                .source
+                .as_deref(),
+            Some("")
+        );
+        assert_eq!(
+            cfg(ca, 1).ignition.security.tls.certificate_authorities[0].source,
+            None
+        );
+    }
+
+    #[test]
+    fn clevis_custom_pointer_of_3_2() {
+        let absent = cfg(r#"{"storage":{"luks":[{"name":"l","clevis":{}}]}}"#, 2);
+        assert!(absent.storage.luks[0].clevis.custom.is_empty());
+        let empty = cfg(
+            r#"{"storage":{"luks":[{"name":"l","clevis":{"custom":{}}}]}}"#,
+            2,
+        );
+        let c = &empty.storage.luks[0].clevis.custom;
+        assert_eq!(
+            (c.pin.as_deref(), c.config.as_deref()),
+            (Some(""), Some(""))
+        );
+    }
+
+    #[test]
+    fn fields_of_other_versions_are_ignored() {
+        let src = r#"{"kernelArguments":{"shouldExist":["a"]},"storage":{"luks":[{"name":"l","cex":{"enabled":true},"discard":true}]}}"#;
+        let c = cfg(src, 4);
+        assert_eq!(c.kernel_arguments.should_exist, vec!["a".to_string()]);
+        assert_eq!(c.storage.luks[0].discard, Some(true));
+        assert_eq!(c.storage.luks[0].cex.enabled, None);
+        let c = cfg(src, 2);
+        assert!(c.kernel_arguments.should_exist.is_empty());
+        assert_eq!(c.storage.luks[0].discard, None);
+    }
+}

@@ -175,3 +175,63 @@ pub(crate) fn place(e: &mut Entry, lines: &Lines, offset: usize) {
     e.line = Some(l);
     e.column = Some(c);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::decode_config;
+    use crate::json::parse;
+
+    fn run(src: &str, minor: u8) -> Vec<(String, usize)> {
+        let mut t = parse(src.as_bytes()).unwrap();
+        let cfg = decode_config(&mut t, src.as_bytes(), minor).unwrap();
+        unused_keys(&t, &cfg, minor)
+            .into_iter()
+            .map(|(e, off)| (format!("{}: {}", e.path.unwrap(), e.message), off))
+            .collect()
+    }
+
+    #[test]
+    fn unknown_and_wrong_case_keys_at_key_positions() {
+        let src = r#"{"ignition":{"version":"3.3.0"},"x":1,"storage":{"files":[{"Path":"/a","b":2,"b":3}]}}"#;
+        assert_eq!(
+            run(src, 3),
+            vec![
+                ("$.x: unused key x".into(), 32),
+                ("$.storage.files.0.Path: unused key Path".into(), 59),
+                // A repeated unknown key once, at its last occurrence.
+                ("$.storage.files.0.b: unused key b".into(), 77),
+            ]
+        );
+    }
+
+    #[test]
+    fn only_the_last_duplicate_object_is_checked() {
+        // go-json keeps the last "storage" only, so "bogus" is not seen.
+        let src = r#"{"storage":{"bogus":1},"storage":{}}"#;
+        assert!(run(src, 3).is_empty());
+    }
+
+    #[test]
+    fn null_struct_warns_but_nil_pointer_struct_does_not() {
+        let w = run(r#"{"storage":null}"#, 3);
+        assert_eq!(w.len(), 1);
+        assert!(w[0].0.starts_with("$.storage: context tree does not match"));
+        // 3.2's `clevis` is a pointer: null leaves it nil, nothing to check.
+        let src = r#"{"storage":{"luks":[{"name":"l","clevis":null}]}}"#;
+        assert!(run(src, 2).is_empty());
+        // 3.3's `clevis` is a struct: null is a mismatch.
+        assert_eq!(run(src, 3).len(), 1);
+    }
+
+    #[test]
+    fn locate_finds_the_deepest_existing_node() {
+        let src = br#"{"storage":{"files":[{"path":"x"}]}}"#;
+        let t = parse(src).unwrap();
+        let p = ConfigPath::root().field("storage").field("files").index(0);
+        assert_eq!(locate(&t, &p.field("path")), 29);
+        // `mode` is absent: the file object (one past its brace).
+        assert_eq!(locate(&t, &p.field("mode")), 22);
+        assert_eq!(locate(&t, &ConfigPath::root().field("systemd")), 1);
+    }
+}
