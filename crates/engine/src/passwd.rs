@@ -411,12 +411,27 @@ fn ensure_user(
         if !u.groups.is_empty() {
             set_memberships(db, &u.name, &u.groups, false)?;
         }
-        let action = if ctx.created_before(&key) {
-            AccountAction::Created
-        } else {
-            AccountAction::Modified
-        };
-        return Ok(record_user(db, &u.name, action, None));
+        if !ctx.created_before(&key) {
+            return Ok(record_user(db, &u.name, AccountAction::Modified, None));
+        }
+        // Created by an interrupted earlier attempt of this apply: finish
+        // what useradd would have done (home, skeleton) and record it as
+        // created.
+        let line = db.passwd.get(&u.name).cloned().unwrap_or_default();
+        if u.no_create_home != Some(true) && line.len() >= 7 {
+            homes.push(HomeAction::Create {
+                name: u.name.clone(),
+                home: line[5].clone(),
+                uid: line[2].parse().unwrap_or(0),
+                gid: line[3].parse().unwrap_or(0),
+            });
+        }
+        let user_group = db
+            .group
+            .get(&u.name)
+            .filter(|g| line.len() >= 7 && g[2] == line[3])
+            .map(|_| u.name.clone());
+        return Ok(record_user(db, &u.name, AccountAction::Created, user_group));
     }
 
     // useradd

@@ -45,6 +45,27 @@ fn rich_config() -> reignite_spec::Config {
     }))
 }
 
+/// `rich_config` plus users and groups, on a root with account databases.
+fn rich_config_with_accounts(root: &std::path::Path) -> reignite_spec::Config {
+    std::fs::create_dir_all(root.join("etc/skel")).unwrap();
+    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    std::fs::write(root.join("etc/group"), "root:x:0:\nwheel:x:10:\n").unwrap();
+    std::fs::write(root.join("etc/shadow"), "root:*:19000:0:99999:7:::\n").unwrap();
+    std::fs::write(root.join("etc/gshadow"), "root:*::\nwheel:*::\n").unwrap();
+    std::fs::write(root.join("etc/login.defs"), "USERGROUPS_ENAB yes\n").unwrap();
+    std::fs::write(root.join("etc/skel/.profile"), "# profile\n").unwrap();
+    let mut cfg = rich_config();
+    let extra = v(json!({"passwd": {
+        "groups": [{"name": "ops"}],
+        "users": [
+            {"name": "core", "groups": ["wheel", "ops"], "sshAuthorizedKeys": ["ssh-ed25519 AAAA core"]},
+            {"name": "svc", "system": true, "noCreateHome": true}
+        ]
+    }}));
+    cfg.passwd = extra.passwd;
+    cfg
+}
+
 #[test]
 fn applies_nodes_units_and_records_generation() {
     let t = tempfile::tempdir().unwrap();
@@ -182,6 +203,43 @@ fn interrupted_at_every_commit_point_then_rerun_completes() {
         n += 1;
     }
     assert!(n > 10, "only {n} commit points");
+}
+
+#[test]
+fn interrupted_with_accounts_then_rerun_completes() {
+    let clean = tempfile::tempdir().unwrap();
+    let cfg = rich_config_with_accounts(clean.path());
+    run(clean.path(), &cfg).unwrap();
+    let want = snapshot(clean.path(), true);
+    let mut n = 0;
+    loop {
+        let t = tempfile::tempdir().unwrap();
+        rich_config_with_accounts(t.path());
+        match run_failing_at(t.path(), &cfg, n) {
+            Err(ApplyError::Injected(_)) => {}
+            Ok(_) => break,
+            Err(e) => panic!("unexpected error at {n}: {e}"),
+        }
+        run(t.path(), &cfg).unwrap_or_else(|e| panic!("re-run after failure at {n}: {e}"));
+        assert_eq!(snapshot(t.path(), true), want, "tree after failure at {n}");
+        let m = std::fs::read_to_string(
+            t.path()
+                .join("var/lib/reignite/generations/1/manifest.json"),
+        )
+        .unwrap();
+        let m = reignite_engine::Manifest::from_json(&m).unwrap();
+        let core = m.users.iter().find(|u| u.name == "core").unwrap();
+        assert_eq!(
+            core.action,
+            reignite_engine::manifest::AccountAction::Created,
+            "at {n}"
+        );
+        assert!(
+            core.home_created,
+            "home recorded as created after failure at {n}"
+        );
+        n += 1;
+    }
 }
 
 #[test]
