@@ -22,6 +22,23 @@
 //!   fetch stage does after merging.
 //! * [`types`] (re-exported at the root) is the newest-shape model and
 //!   [`report`] the report types.
+//!
+//! ```
+//! let p = reignite_spec::parse(br#"{"ignition":{"version":"3.3.0"},"storage":{"files":[{"Path":"/etc/motd"}]}}"#)
+//!     .expect("valid");
+//! assert_eq!(p.version.to_string(), "3.3.0");
+//! assert_eq!(p.config.storage.files[0].node.path, "/etc/motd"); // keys match case-insensitively
+//! assert_eq!(
+//!     p.report.to_string(),
+//!     "warning at $.storage.files.0.Path, line 1 col 54: unused key Path\n"
+//! );
+//! let err = reignite_spec::parse(br#"{"ignition":{"version":"3.3.0"},"storage":{"files":[{"path":"etc"}]}}"#)
+//!     .unwrap_err();
+//! assert_eq!(
+//!     err.report().to_string(),
+//!     "error at $.storage.files.0.path, line 1 col 61: path not absolute\n"
+//! );
+//! ```
 
 mod build;
 mod decode;
