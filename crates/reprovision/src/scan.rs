@@ -9,6 +9,7 @@
 //! one move — so the cost is proportional to the number of *decisions*, not
 //! of files.
 
+use std::collections::HashSet;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
@@ -115,10 +116,21 @@ pub fn scan(root: &Path, keep: &KeepSet) -> Result<Scan, ScanError> {
         pattern_hits: vec![false; keep.patterns().len()],
         ..Scan::default()
     };
+    let mounts = mounts_below(root);
+    let mut mount_parents = HashSet::new();
+    for m in &mounts {
+        let mut a = m.as_str();
+        while let Some((parent, _)) = a.rsplit_once('/') {
+            mount_parents.insert(parent.to_string());
+            a = parent;
+        }
+    }
     let walker = Walker {
         root,
         dev: md.dev(),
         keep,
+        mounts,
+        mount_parents,
     };
     walker.dir("", &keep.root(), &mut out)?;
     Ok(out)
@@ -128,6 +140,49 @@ struct Walker<'a> {
     root: &'a Path,
     dev: u64,
     keep: &'a KeepSet,
+    /// Root-relative mount points below the root (from mountinfo).
+    mounts: HashSet<String>,
+    /// Their ancestors: directories that must be walked, never moved whole
+    /// (renaming a directory carries the mounts inside it along).
+    mount_parents: HashSet<String>,
+}
+
+/// Mount points strictly below `root`, root-relative, from
+/// `/proc/self/mountinfo` (empty when unavailable).
+fn mounts_below(root: &Path) -> HashSet<String> {
+    let Ok(root) = std::fs::canonicalize(root) else {
+        return HashSet::new();
+    };
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return HashSet::new();
+    };
+    let prefix = format!("{}/", root.to_string_lossy().trim_end_matches('/'));
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(unescape_mountinfo)
+        .filter_map(|m| m.strip_prefix(&prefix).map(str::to_string))
+        .filter(|m| !m.is_empty())
+        .collect()
+}
+
+/// Decodes mountinfo's octal escapes (`\040` for a space, ...).
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn join(rel: &str, name: &str) -> String {
@@ -163,6 +218,11 @@ impl Walker<'_> {
                 continue;
             }
             let kind = EntryKind::of(ft);
+            if self.mounts.contains(&path) {
+                out.skipped.push((path, "other filesystem"));
+                stays = true;
+                continue;
+            }
             if kind == EntryKind::Directory {
                 let md =
                     std::fs::symlink_metadata(self.root.join(&path)).map_err(|e| ScanError {
@@ -175,10 +235,15 @@ impl Walker<'_> {
                     continue;
                 }
             }
-            let cv = self
+            let mut cv = self
                 .keep
                 .child(v, std::os::unix::ffi::OsStrExt::as_bytes(name.as_os_str()));
             let is_dir = kind == EntryKind::Directory;
+            if is_dir && self.mount_parents.contains(&path) && !matches!(cv.below, Below::All(_)) {
+                // A mount point is inside: walk it so the mount stays put
+                // (renaming the directory would carry the mount along).
+                cv.below = Below::Some;
+            }
             match (cv.kept_by, cv.below) {
                 (Some(p), Below::All(_)) => {
                     out.pattern_hits[p] = true;
@@ -352,6 +417,12 @@ mod tests {
         let s = scan(d.path(), &keep).unwrap();
         let removed: Vec<_> = s.removals.iter().map(|r| r.path.as_str()).collect();
         assert_eq!(removed, ["etc/mypath/a", "etc/mypath/sub"]);
+    }
+
+    #[test]
+    fn mountinfo_escapes() {
+        assert_eq!(unescape_mountinfo(r"/a\040b\011c"), "/a b\tc");
+        assert_eq!(unescape_mountinfo(r"/plain\x"), r"/plain\x");
     }
 
     #[test]
