@@ -111,11 +111,25 @@ struct Outcome {
     pairs: Vec<Pair>,
 }
 
-fn run_oracle(bin: &Path, file: &Path) -> Outcome {
-    let out = Command::new(bin)
-        .arg(file)
-        .output()
+fn run_oracle(bin: &Path, bytes: &[u8]) -> Outcome {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(bin)
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
         .expect("run ignition-validate");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(bytes)
+        .expect("feed ignition-validate");
+    let out = child
+        .wait_with_output()
+        .expect("wait for ignition-validate");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let pairs = stdout.lines().filter_map(parse_line).collect();
     Outcome {
@@ -192,6 +206,85 @@ fn key(pairs: &[Pair], with_positions: bool) -> Vec<(String, Option<String>, Opt
     main
 }
 
+/// Running totals of one differential run.
+#[derive(Default)]
+struct Tally {
+    configs: usize,
+    valid: usize,
+    invalid: usize,
+    warned: usize,
+    adjusted: usize,
+    applied: Vec<usize>,
+    failures: Vec<String>,
+}
+
+impl Tally {
+    /// Judges `bytes` with both validators and records any disagreement.
+    fn judge(&mut self, bin: &Path, name: &str, bytes: &[u8]) {
+        if self.applied.is_empty() {
+            self.applied = vec![0; KNOWN_DIFFERENCES.len()];
+        }
+        self.configs += 1;
+        let theirs_raw = run_oracle(bin, bytes);
+        let ours_raw = run_ours(bytes);
+        if theirs_raw.exit == 0 {
+            self.valid += 1;
+        } else {
+            self.invalid += 1;
+        }
+        if theirs_raw.pairs.iter().any(|p| p.severity == "warning") {
+            self.warned += 1;
+        }
+        let n = (theirs_raw.pairs.len(), ours_raw.pairs.len());
+        for (k, count) in KNOWN_DIFFERENCES.iter().zip(self.applied.iter_mut()) {
+            let side = if k.side == Side::Ours {
+                &ours_raw
+            } else {
+                &theirs_raw
+            };
+            *count += side
+                .pairs
+                .iter()
+                .filter(|p| p.message.contains(k.message))
+                .count();
+        }
+        let (their_exit, theirs) = adjust(theirs_raw, Side::Theirs);
+        let (our_exit, ours) = adjust(ours_raw, Side::Ours);
+        if (theirs.len(), ours.len()) != n {
+            self.adjusted += 1;
+        }
+        if their_exit != our_exit || key(&theirs, false) != key(&ours, false) {
+            self.failures.push(format!(
+                "{name}:\n  ignition-validate exit {their_exit}: {theirs:?}\n  reignite          exit {our_exit}: {ours:?}"
+            ));
+        } else if key(&theirs, true) != key(&ours, true) {
+            self.failures.push(format!(
+                "{name}: same entries, different line/col:\n  ignition-validate: {theirs:?}\n  reignite:          {ours:?}"
+            ));
+        }
+    }
+
+    fn finish(self, what: &str) {
+        println!(
+            "differential ({what}): {} configs ({} valid, {} invalid, {} with warnings; {} needed a known-difference adjustment)",
+            self.configs, self.valid, self.invalid, self.warned, self.adjusted
+        );
+        for (k, n) in KNOWN_DIFFERENCES.iter().zip(&self.applied) {
+            println!(
+                "  known difference applied {n}x: {:?} ({})",
+                k.message, k.reason
+            );
+        }
+        assert!(
+            self.failures.is_empty(),
+            "{} of {} configs disagree:\n{}",
+            self.failures.len(),
+            self.configs,
+            self.failures.join("\n")
+        );
+    }
+}
+
 #[test]
 fn agrees_with_ignition_validate_2_14() {
     let Some(bin) = oracle() else {
@@ -205,66 +298,49 @@ fn agrees_with_ignition_validate_2_14() {
         .collect();
     files.sort();
     assert!(files.len() >= 150, "only {} fixtures", files.len());
-    let (mut valid, mut invalid, mut warned, mut adjusted) = (0, 0, 0, 0);
-    let mut failures = Vec::new();
-    let mut applied = vec![0usize; KNOWN_DIFFERENCES.len()];
+    let mut tally = Tally::default();
     for f in &files {
         let bytes = std::fs::read(f).expect("read fixture");
-        let theirs_raw = run_oracle(&bin, f);
-        let ours_raw = run_ours(&bytes);
-        if theirs_raw.exit == 0 {
-            valid += 1;
-        } else {
-            invalid += 1;
-        }
-        if theirs_raw.pairs.iter().any(|p| p.severity == "warning") {
-            warned += 1;
-        }
-        let n = (theirs_raw.pairs.len(), ours_raw.pairs.len());
-        for (k, n) in KNOWN_DIFFERENCES.iter().zip(applied.iter_mut()) {
-            let side = if k.side == Side::Ours {
-                &ours_raw
-            } else {
-                &theirs_raw
+        let name = f.file_name().unwrap_or_default().to_string_lossy();
+        tally.judge(&bin, &name, &bytes);
+    }
+    tally.finish("own fixtures");
+}
+
+/// The same comparison over every distinct spec 3.0–3.3 config of upstream's
+/// blackbox suite (`shared/conformance/ignition-blackbox.json`), positive
+/// and negative.
+#[test]
+fn agrees_on_the_blackbox_corpus() {
+    let Some(bin) = oracle() else {
+        println!("SKIPPED: /usr/bin/ignition-validate not installed (apt-get install ignition)");
+        return;
+    };
+    let corpus = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared"))
+        .join("conformance/ignition-blackbox.json");
+    let Ok(text) = std::fs::read_to_string(&corpus) else {
+        println!("SKIPPED: {} not found", corpus.display());
+        return;
+    };
+    let data: serde_json::Value = serde_json::from_str(&text).expect("corpus is JSON");
+    let mut seen = std::collections::HashSet::new();
+    let mut tally = Tally::default();
+    for kind in ["positive", "negative"] {
+        for t in data[kind].as_array().into_iter().flatten() {
+            let version = t["ConfigVersion"].as_str().unwrap_or("");
+            let Some(config) = t["Config"].as_str() else {
+                continue;
             };
-            *n += side
-                .pairs
-                .iter()
-                .filter(|p| p.message.contains(k.message))
-                .count();
-        }
-        let (their_exit, theirs) = adjust(theirs_raw, Side::Theirs);
-        let (our_exit, ours) = adjust(ours_raw, Side::Ours);
-        if (theirs.len(), ours.len()) != n {
-            adjusted += 1;
-        }
-        if their_exit != our_exit || key(&theirs, false) != key(&ours, false) {
-            failures.push(format!(
-                "{}:\n  ignition-validate exit {their_exit}: {theirs:?}\n  reignite          exit {our_exit}: {ours:?}",
-                f.file_name().unwrap_or_default().to_string_lossy()
-            ));
-        } else if key(&theirs, true) != key(&ours, true) {
-            failures.push(format!(
-                "{}: same entries, different line/col:\n  ignition-validate: {theirs:?}\n  reignite:          {ours:?}",
-                f.file_name().unwrap_or_default().to_string_lossy()
-            ));
+            if !matches!(version, "3.0.0" | "3.1.0" | "3.2.0" | "3.3.0")
+                || config.is_empty()
+                || !seen.insert(config.to_string())
+            {
+                continue;
+            }
+            let name = format!("{kind} {}", t["Name"].as_str().unwrap_or("?"));
+            tally.judge(&bin, &name, config.as_bytes());
         }
     }
-    println!(
-        "differential: {} configs ({valid} valid, {invalid} invalid, {warned} with warnings; {adjusted} needed a known-difference adjustment)",
-        files.len()
-    );
-    for (k, n) in KNOWN_DIFFERENCES.iter().zip(&applied) {
-        println!(
-            "  known difference applied {n}x: {:?} ({})",
-            k.message, k.reason
-        );
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} configs disagree:\n{}",
-        failures.len(),
-        files.len(),
-        failures.join("\n")
-    );
+    assert!(tally.configs > 100, "only {} corpus configs", tally.configs);
+    tally.finish("blackbox corpus");
 }
