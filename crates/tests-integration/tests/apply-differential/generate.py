@@ -429,10 +429,7 @@ case("225-user-empty-hash-3.3", "an empty passwordHash becomes *",
      cfg("3.3.0", passwd={"users": [{"name": "frank", "passwordHash": ""}]}), sub=P)
 case("226-ssh-keys-no-home-3.3", "SSH keys for a user created without a home directory (Ignition cannot create it as the user)",
      cfg("3.3.0", passwd={"users": [{"name": "gina", "noCreateHome": True, "sshAuthorizedKeys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGccc gina"]}]}), sub=P,
-     expect="failure", known=[("(exit): ignition failed (CRITICAL : files: ensureUsers: op(2): [failed]   adding ssh keys", "bug",
-             "Ignition writes SSH keys as the user (setfsuid/setfsgid, ignition-semantics.md 6.10), so it cannot create them where the user may not write and fails; reignite writes them as root and succeeds"),
-            ("/etc/.ignition-result.json: only in reignite", "bug", "written because reignite succeeded"),
-            ("/home/gina", "bug", "created by reignite as root (the directories the user could not create)")])
+     expect="failure")
 case("227-owner-root-by-name-3.3", "owner and group root by name",
      cfg("3.3.0", S(files=[F("/etc/rootfile", pct("r"), user={"name": "root"}, group={"name": "root"}, mode=0o400)])), sub=P)
 case("228-existing-dir-owner-kept-3.3", "an existing directory keeps its owner when only the mode is declared",
@@ -451,11 +448,7 @@ case("232-ssh-keys-existing-dir-3.3", "SSH keys when ~/.ssh already holds an aut
             {"path": "/home/core/.ssh/authorized_keys", "contents": "ssh-rsa AAAAold old\n", "mode": "0600", "uid": 500, "gid": 500}], sub=P)
 case("233-ssh-keys-root-owned-ssh-dir-3.3", "SSH keys when ~/.ssh is owned by root (the user may not write there)",
      cfg("3.3.0", passwd={"users": [{"name": "core", "sshAuthorizedKeys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGeee x"]}]}),
-     setup=[{"path": "/home/core/.ssh", "directory": True, "mode": "0755"}], sub=P, expect="failure",
-     known=[("(exit): ignition failed (CRITICAL : files: ensureUsers: op(2): [failed]   adding ssh keys", "bug",
-             "Ignition writes SSH keys as the user (setfsuid/setfsgid, ignition-semantics.md 6.10), so it cannot create them where the user may not write and fails; reignite writes them as root and succeeds"),
-            ("/etc/.ignition-result.json: only in reignite", "bug", "written because reignite succeeded"),
-            ("/home/core/.ssh/authorized_keys.d", "bug", "created by reignite as root (the directories the user could not create)")])
+     setup=[{"path": "/home/core/.ssh", "directory": True, "mode": "0755"}], sub=P, expect="failure")
 
 case("234-user-uid-taken-3.3", "a new user with a uid already in use fails",
      cfg("3.3.0", passwd={"users": [{"name": "jack", "uid": 500}]}), expect="failure", sub=P)
