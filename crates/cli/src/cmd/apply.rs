@@ -181,3 +181,115 @@ pub fn run(args: Args) -> Result<i32> {
     }
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn args(list: &[&str]) -> Args {
+        let mut v = vec!["apply"];
+        v.extend_from_slice(list);
+        Wrap::try_parse_from(v).expect("arguments parse").args
+    }
+
+    fn json_args(root: &std::path::Path, cfg: &std::path::Path) -> Args {
+        args(&[
+            "--root",
+            root.to_str().unwrap(),
+            "--format",
+            "json",
+            "--fetch-bound",
+            "5",
+            cfg.to_str().unwrap(),
+        ])
+    }
+
+    #[test]
+    fn parses_the_contract_flags() {
+        let a = args(&[
+            "--root",
+            "/r",
+            "--base-dir",
+            "/b",
+            "--platform",
+            "qemu",
+            "--format",
+            "json",
+            "c.ign",
+        ]);
+        assert_eq!(a.root, PathBuf::from("/r"));
+        assert_eq!(a.base_dir, Some(PathBuf::from("/b")));
+        assert_eq!(a.platform.as_deref(), Some("qemu"));
+        assert_eq!(a.format, Some(Format::Json));
+        assert_eq!(a.config, PathBuf::from("c.ign"));
+        assert!(
+            Wrap::try_parse_from(["apply", "c.ign"]).is_err(),
+            "--root is required"
+        );
+    }
+
+    #[test]
+    fn applies_then_is_a_noop() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        let cfg = t.path().join("c.ign");
+        std::fs::write(
+            &cfg,
+            r#"{"ignition":{"version":"3.3.0"},"storage":{"files":[{"path":"/etc/hostname","contents":{"source":"data:,h%0A"}}]}}"#,
+        )
+        .unwrap();
+        let mk = || json_args(&root, &cfg);
+        assert_eq!(run(mk()).unwrap(), 0);
+        assert_eq!(
+            std::fs::read_to_string(root.join("etc/hostname")).unwrap(),
+            "h\n"
+        );
+        assert_eq!(run(mk()).unwrap(), 0);
+    }
+
+    #[test]
+    fn errors_name_the_root_and_the_config() {
+        let t = tempfile::tempdir().unwrap();
+        let file = t.path().join("notadir");
+        std::fs::write(&file, "x").unwrap();
+        let base = json_args(&file, &t.path().join("missing.ign"));
+        let e = format!("{:#}", run(base).unwrap_err());
+        assert!(
+            e.contains("is not a directory") && e.contains("notadir"),
+            "{e}"
+        );
+        let e = format!(
+            "{:#}",
+            run(json_args(t.path(), &t.path().join("missing.ign"))).unwrap_err()
+        );
+        assert!(e.contains("missing.ign"), "{e}");
+    }
+
+    #[test]
+    fn invalid_config_changes_nothing() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        let cfg = t.path().join("bad.ign");
+        std::fs::write(
+            &cfg,
+            r#"{"ignition":{"version":"3.3.0"},"storage":{"files":[{"path":"relative"}]}}"#,
+        )
+        .unwrap();
+        let r = run(json_args(&root, &cfg));
+        assert!(r.is_err());
+        assert_eq!(
+            std::fs::read_dir(&root).unwrap().count(),
+            0,
+            "root untouched"
+        );
+    }
+}
