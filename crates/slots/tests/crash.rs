@@ -219,7 +219,7 @@ fn repair_survives_a_crash_at_every_sector() {
             name,
             &dev,
             repair.as_ref(),
-            &[good.clone()],
+            std::slice::from_ref(&good),
             &good,
             true,
             &mut tally,

@@ -210,7 +210,7 @@ fn numbering_names_and_gaps_survive() {
     let s = slots(&d).activate(SlotId::B).unwrap();
     d.commit(s.entries(), None, "activate").unwrap();
     for n in [5, 8] {
-        assert!(sgdisk_info(&img, n).map_or(true, |i| i.type_guid.starts_with("00000000")));
+        assert!(sgdisk_info(&img, n).is_none_or(|i| i.type_guid.starts_with("00000000")));
     }
     let labels: Vec<String> = sgdisk_all(&img)
         .into_iter()
