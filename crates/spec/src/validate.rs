@@ -13,10 +13,10 @@
 //! Contract with the parser: `cfg` must be the config **as decoded from its
 //! source version, before translation**: in particular modes must not yet be
 //! masked with `&^ 07000`, or the special-bits warning of specs < 3.6 can never
-//! fire. One source-level distinction is not representable in the newest
-//! model and is approximated: in 3.2 a present-but-empty `clevis.custom: {}`
-//! counts as absent (Ignition 3.2 treats it as present for the "custom with
-//! tpm2/tang/threshold" check).
+//! fire. Plain (non-pointer) Go fields of old versions are expected as
+//! upstream's translation makes them: a present 3.2 `clevis.custom` carries
+//! `Some("")` pin and config (so `custom: {}` is distinguishable from an
+//! absent one), and 3.0–3.2 link `target` / raid `level` may be `Some("")`.
 
 mod dataurl;
 mod dups;

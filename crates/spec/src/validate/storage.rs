@@ -586,6 +586,27 @@ mod tests {
     }
 
     #[test]
+    fn present_empty_custom_in_3_2_conflicts_with_tpm2() {
+        // The parser hands a present 3.2 `custom: {}` over as empty strings.
+        let cfg: crate::types::Config = serde_json::from_value(serde_json::json!({
+            "ignition": {"version": "3.2.0"},
+            "storage": {"luks": [
+                {"name": "a", "device": "/dev/a", "clevis": {"tpm2": true, "custom": {"pin": "", "config": ""}}},
+                {"name": "b", "device": "/dev/b", "clevis": {"tpm2": true}}
+            ]}
+        }))
+        .unwrap();
+        let r: Vec<String> = super::super::validate(&cfg, &semver::Version::new(3, 2, 0))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            r,
+            vec!["error at $.storage.luks.0.clevis: cannot use custom clevis config with tpm2, tang, or threshold"]
+        );
+    }
+
+    #[test]
     fn node_under_link_is_counted_per_link() {
         let cfg: crate::types::Config = serde_json::from_value(serde_json::json!({
             "ignition": {"version": "3.3.0"},
