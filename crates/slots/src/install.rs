@@ -332,7 +332,10 @@ pub fn install<D: BlockDev + Send>(
     )?;
 
     let base = slot.first_lba * ss;
-    let mut h = Sha256::new();
+    // With a first pass the verified digest is known: the re-read must match
+    // it, which also catches a payload changed between the passes, so the
+    // write pass does not hash again. Without one, the write pass hashes.
+    let mut h = pre_hash.is_none().then(Sha256::new);
     {
         let dev = disk.dev_mut();
         let writer: Consumer<'_> = Box::new(move |off, b: &[u8]| {
@@ -341,11 +344,15 @@ pub fn install<D: BlockDev + Send>(
                 source,
             })
         });
+        let mut consumers = vec![writer];
+        if let Some(h) = h.as_mut() {
+            consumers.push(sha_consumer(h));
+        }
         pump(
             read_file_at(&file, "payload"),
             size,
             chunk,
-            vec![writer, sha_consumer(&mut h)],
+            consumers,
             &|d| progress("writing", d, size),
         )?;
     }
@@ -353,19 +360,11 @@ pub fn install<D: BlockDev + Send>(
         context: format!("flushing {target}"),
         source,
     })?;
-    let written: [u8; 32] = h.finalize().into();
-    if let Some(p) = pre_hash {
-        if p != written {
-            return Err(Error::HashMismatch {
-                what: format!(
-                    "payload {} changed while it was written; {target} stays disabled",
-                    payload.display()
-                ),
-                expected: hex::encode(p),
-                actual: hex::encode(written),
-            });
-        }
-    }
+    let written: [u8; 32] = match (h, pre_hash) {
+        (Some(h), _) => h.finalize().into(),
+        (None, Some(p)) => p,
+        (None, None) => unreachable!("one of the two digests exists"),
+    };
     // Re-read from the device, not from the page cache.
     disk.dev_mut().drop_cache(base, size);
     let mut h = Sha256::new();
@@ -386,8 +385,13 @@ pub fn install<D: BlockDev + Send>(
     }
     let reread: [u8; 32] = h.finalize().into();
     if reread != written {
+        let what = if pre_hash.is_some() {
+            "the verified payload has (the payload changed while it was written, or the device corrupted it)"
+        } else {
+            "was written"
+        };
         return Err(Error::Verify(format!(
-            "{target} reads back as sha256 {} but {} was written; {target} stays disabled",
+            "{target} reads back as sha256 {} but {} {what}; {target} stays disabled",
             hex::encode(reread),
             hex::encode(written)
         )));

@@ -230,7 +230,17 @@ fn reread_check_catches_corruption_on_the_device() {
             .get(SlotId::B)
             .first_lba
     };
-    let (p, _) = payload(dir.path(), 8192);
+    let (p, data) = payload(dir.path(), 8192);
+    // With a verified digest from the first pass, the re-read is held to it.
+    let mut d = Disk::open(BitRot(mem.clone(), first_b * 512 + 5000)).unwrap();
+    let opts = InstallOptions {
+        expected_sha256: Some(Sha256::digest(&data).into()),
+        ..Default::default()
+    };
+    let e = install(&mut d, None, SlotId::B, &p, &opts)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("the verified payload has"), "{e}");
     let mut d = Disk::open(BitRot(mem, first_b * 512 + 5000)).unwrap();
     let opts = InstallOptions {
         activate: true,
