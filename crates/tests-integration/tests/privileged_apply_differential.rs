@@ -24,8 +24,10 @@ fn privileged_apply_matches_ignition_2_14_on_directory_roots() {
     match run_corpus("apply differential (privileged)", &dir, reignite_bin()) {
         CorpusRun::Skipped(reason) => eprintln!("SKIPPED: {reason}"),
         CorpusRun::IgnitionOnly(s, ok) | CorpusRun::Compared(s, ok) => {
-            std::fs::write(&report, &s).unwrap();
-            eprintln!("{s}\n(report written to {})", report.display());
+            match std::fs::write(&report, &s) {
+                Ok(()) => eprintln!("{s}\n(report written to {})", report.display()),
+                Err(e) => eprintln!("{s}\n(could not write {}: {e})", report.display()),
+            }
             assert!(
                 ok,
                 "differences between reignite and Ignition 2.14; see above"

@@ -363,6 +363,23 @@ case("132-config-null-fields-3.3", "null means unset for optional fields",
      raw='{"ignition":{"version":"3.3.0","config":null},"storage":{"files":[{"path":"/etc/n","contents":{"source":"data:,n","compression":null},"mode":null,"user":null}],"links":null}}')
 case("133-config-duplicate-json-keys-3.3", "a duplicated JSON key: the last one wins (Go encoding/json)",
      raw='{"ignition":{"version":"3.3.0"},"storage":{"files":[{"path":"/etc/first","path":"/etc/second","contents":{"source":"data:,dup"}}]}}')
+
+def merged(parent, child):
+    parent.setdefault("ignition", {})["config"] = {"merge": [{"source": pct(json.dumps(child))}]}
+    return parent
+case("134-merge-link-replaces-file-3.3", "a child's symlink replaces the parent's file at the same path (one key space)",
+     merged(cfg("3.3.0", S(files=[F("/etc/x", pct("parent file\n"))])), cfg("3.3.0", S(links=[{"path": "/etc/x", "target": "/etc/hostname"}]))))
+case("135-merge-mode-only-3.3", "a child that sets only the mode keeps the parent's contents (field-by-field merge)",
+     merged(cfg("3.3.0", S(files=[F("/etc/m", pct("from parent\n"), mode=0o644)])), cfg("3.3.0", S(files=[{"path": "/etc/m", "mode": 0o600}]))))
+case("136-merge-compression-only-3.3", "a child that overrides only compression breaks the parent's gzip resource: raw gzip bytes are written",
+     merged(cfg("3.3.0", S(files=[F("/etc/z", contents={"source": gz("zipped\n"), "compression": "gzip"})])), cfg("3.3.0", S(files=[{"path": "/etc/z", "contents": {"compression": ""}}]))))
+case("137-merge-unit-dropins-3.3", "a child adds a dropin to the parent's unit and disables it",
+     merged(cfg("3.3.0", systemd={"units": [{"name": "m.service", "contents": svc, "enabled": True, "dropins": [{"name": "a.conf", "contents": "[Unit]\n"}]}]}),
+            cfg("3.3.0", systemd={"units": [{"name": "m.service", "enabled": False, "dropins": [{"name": "b.conf", "contents": "[Service]\n"}]}]})))
+case("138-merge-append-lists-3.3", "append fragments of parent and child are concatenated",
+     merged(cfg("3.3.0", S(files=[F("/etc/ap", append=[{"source": pct("parent\n")}])])), cfg("3.3.0", S(files=[F("/etc/ap", append=[{"source": pct("child\n")}])]))))
+case("139-merge-and-replace-3.3", "replace and merge in one config",
+     cfg("3.3.0", ignition={"config": {"replace": {"source": pct(child)}, "merge": [{"source": pct(childo)}]}}))
 # ---------- privileged
 P = "privileged"
 case("200-owner-by-id-3.3", "file owned by uid 1500 and gid 1600 (ids unknown to the root)",
@@ -485,6 +502,10 @@ case("242-append-hardlinked-file-3.3", "append to an existing file that has a se
      setup=[{"path": "/etc/hosts", "contents": "127.0.0.1 localhost\n", "uid": 0, "gid": 0}, {"path": "/etc/hosts.hl", "hardlink": "/etc/hosts"}], sub=P,
      known=[("/etc/hosts.hl: contents differ", "bug", "Ignition appends in place (O_APPEND), so every hard link sees the new lines; reignite appends to a copy renamed into place (docs/apply.md), which splits the hard link and leaves the other name with the old contents"),
             ("(hard links): group {/etc/hosts, /etc/hosts.hl} only in ignition", "bug", "same: the hard link is broken")])
+
+case("243-merge-user-keys-3.3", "a child adds SSH keys and a group to the parent's user",
+     merged(cfg("3.3.0", passwd={"users": [{"name": "kim", "sshAuthorizedKeys": ["ssh-ed25519 AAAAparent p"], "groups": ["wheel"]}]}),
+            cfg("3.3.0", passwd={"users": [{"name": "kim", "sshAuthorizedKeys": ["ssh-ed25519 AAAAchild c"], "groups": ["docker"]}]})), sub=P)
 
 for (sub, name), d in cases.items():
     p = os.path.join(OUT, sub, name + ".json")
