@@ -13,6 +13,17 @@
 /// Go's `maxNestingDepth`.
 const MAX_DEPTH: usize = 10_000;
 
+/// String bytes that need no attention: printable ASCII except `"` and `\\`.
+static PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0x20;
+    while c < 0x80 {
+        t[c] = c != b'"' as usize && c != b'\\' as usize;
+        c += 1;
+    }
+    t
+};
+
 /// Index of a node in [`Tree::nodes`].
 pub(crate) type NodeId = usize;
 
@@ -407,12 +418,10 @@ impl Parser<'_> {
         let body_start = self.i;
         let mut simple = true;
         loop {
-            // Skip plain ASCII quickly.
-            let run = self.src[self.i..]
-                .iter()
-                .position(|&c| c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c))
-                .unwrap_or(self.src.len() - self.i);
-            self.i += run;
+            // Skip plain ASCII quickly (a plain loop: fast even unoptimised).
+            while self.i < self.src.len() && PLAIN[self.src[self.i] as usize] {
+                self.i += 1;
+            }
             let Some(&c) = self.src.get(self.i) else {
                 return Err(eof(self.src));
             };
@@ -559,32 +568,36 @@ pub(crate) fn parse(src: &[u8]) -> Result<Tree, SyntaxError> {
 /// at or past the end gives line 0 col 0, as `vcontext`'s `FixLineColumn`
 /// never reaches it (`unexpected end of JSON input` is reported so).
 #[derive(Debug)]
-pub(crate) struct Lines {
-    starts: Vec<usize>,
-    len: usize,
+pub(crate) struct Lines<'a> {
+    src: &'a [u8],
+    /// Line start offsets, computed on first use (most configs have no
+    /// entries, so most parses never need them).
+    starts: std::cell::OnceCell<Vec<usize>>,
 }
 
-impl Lines {
-    pub(crate) fn new(src: &[u8]) -> Self {
-        let mut starts = vec![0];
-        starts.extend(
-            src.iter()
-                .enumerate()
-                .filter(|(_, &c)| c == b'\n')
-                .map(|(i, _)| i + 1),
-        );
+impl<'a> Lines<'a> {
+    pub(crate) fn new(src: &'a [u8]) -> Self {
         Self {
-            starts,
-            len: src.len(),
+            src,
+            starts: std::cell::OnceCell::new(),
         }
     }
 
     pub(crate) fn line_col(&self, offset: usize) -> (usize, usize) {
-        if offset >= self.len {
+        if offset >= self.src.len() {
             return (0, 0);
         }
-        let line = self.starts.partition_point(|&s| s <= offset);
-        (line, offset - self.starts[line - 1] + 1)
+        let starts = self.starts.get_or_init(|| {
+            let mut v = vec![0];
+            for (i, &c) in self.src.iter().enumerate() {
+                if c == b'\n' {
+                    v.push(i + 1);
+                }
+            }
+            v
+        });
+        let line = starts.partition_point(|&s| s <= offset);
+        (line, offset - starts[line - 1] + 1)
     }
 }
 
