@@ -472,9 +472,8 @@ impl Tx<'_> {
                 files.len() - 1
             }
         };
-        let meta = std::fs::metadata(src);
-        let contents = match std::fs::read(src) {
-            Ok(c) => c,
+        let (contents, exec) = match read_with_mode(src) {
+            Ok(r) => r,
             Err(e) => {
                 self.diags.push(Diag::err(
                     yp,
@@ -482,11 +481,6 @@ impl Tx<'_> {
                 ));
                 return;
             }
-        };
-        let exec = {
-            use std::os::unix::fs::PermissionsExt as _;
-            meta.map(|m| m.permissions().mode() & 0o111 != 0)
-                .unwrap_or(false)
         };
         let files = st.list_mut(&schema::STORAGE, "files");
         let f = &mut files[idx];
@@ -596,6 +590,20 @@ impl Tracker {
     pub fn exists(&self, p: &str) -> bool {
         self.files.contains_key(p) || self.dirs.contains_key(p) || self.links.contains_key(p)
     }
+}
+
+/// Reads a file and whether any execute bit is set, with one open.
+fn read_with_mode(p: &Path) -> std::io::Result<(Vec<u8>, bool)> {
+    use std::io::Read as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut f = std::fs::File::open(p)?;
+    let meta = f.metadata()?;
+    if meta.len() > MAX_LOCAL_FILE {
+        return Err(std::io::Error::other("file too large"));
+    }
+    let mut buf = Vec::with_capacity(meta.len() as usize);
+    f.read_to_end(&mut buf)?;
+    Ok((buf, meta.permissions().mode() & 0o111 != 0))
 }
 
 /// go-systemd's `UnitNamePathEscape`.
