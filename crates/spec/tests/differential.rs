@@ -491,3 +491,158 @@ fn agrees_on_generated_configs() {
     }
     tally.finish("generated configs");
 }
+
+/// Seeded random storage/passwd structures: paths, modes, owners, links and
+/// hard links, disks and partitions, filesystems, RAID and duplicate keys,
+/// which exercises rule order and the cross-entry checks.
+#[test]
+fn agrees_on_generated_storage_configs() {
+    use serde_json::{json, Value};
+    let Some(bin) = oracle() else {
+        println!("SKIPPED: /usr/bin/ignition-validate not installed (apt-get install ignition)");
+        return;
+    };
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |m: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % m as u64) as usize
+    };
+    const PATHS: &[&str] = &[
+        "/a", "/a/b", "a", "/a/", "/a//b", "/a/./b", "/a/../b", "", "/", "/dev/sda", "/x/y/z",
+        "/l", "/l/m", "/\u{e9}",
+    ];
+    fn pick<T: Clone>(next: &mut dyn FnMut(usize) -> usize, xs: &[T]) -> T {
+        xs[next(xs.len())].clone()
+    }
+    /// An object of the given optional fields, each present with chance 1/2.
+    fn obj(fields: Vec<(&str, Value)>, next: &mut dyn FnMut(usize) -> usize) -> Value {
+        let mut m = serde_json::Map::new();
+        for (k, v) in fields {
+            if next(2) == 0 {
+                m.insert(k.to_string(), v);
+            }
+        }
+        Value::Object(m)
+    }
+    let mut tally = Tally::default();
+    for i in 0..100 {
+        let n = &mut next;
+        let minor = n(4);
+        let files: Vec<Value> = (0..n(4))
+            .map(|_| {
+                let mut f = obj(
+                    vec![
+                        ("mode", json!(pick(n, &[420, 2541, 4096, -1, 0, 511]))),
+                        ("overwrite", json!(n(2) == 0)),
+                        ("contents", json!({"source": "data:,x"})),
+                        ("user", json!({"id": 1, "name": pick(n, &["", "u"])})),
+                        ("group", json!({"name": "g"})),
+                    ],
+                    n,
+                );
+                f["path"] = json!(pick(n, PATHS));
+                f
+            })
+            .collect();
+        let dirs: Vec<Value> = (0..n(3))
+            .map(|_| json!({"path": pick(n, PATHS), "mode": pick(n, &[493, 1023, 99999])}))
+            .collect();
+        let links: Vec<Value> = (0..n(4))
+            .map(|_| {
+                let mut l = obj(
+                    vec![
+                        (
+                            "target",
+                            json!(pick(n, &["/a", "", "../a", "/dev/sda", "/a/b"])),
+                        ),
+                        ("hard", json!(n(2) == 0)),
+                        ("user", json!({"id": 0})),
+                    ],
+                    n,
+                );
+                l["path"] = json!(pick(n, PATHS));
+                l
+            })
+            .collect();
+        let parts: Vec<Value> = (0..n(5))
+            .map(|_| {
+                obj(
+                    vec![
+                        ("number", json!(n(5))),
+                        (
+                            "label",
+                            json!(pick(
+                                n,
+                                &["a", "b", "x:y", "", "0123456789012345678901234567890123456"]
+                            )),
+                        ),
+                        ("startMiB", json!(n(30))),
+                        ("sizeMiB", json!(n(15))),
+                        ("shouldExist", json!(n(2) == 0)),
+                        (
+                            "guid",
+                            json!(pick(
+                                n,
+                                &["", "bad", "01234567-89AB-CDEF-EDCB-A98765432101"]
+                            )),
+                        ),
+                    ],
+                    n,
+                )
+            })
+            .collect();
+        let fss: Vec<Value> = (0..n(3))
+            .map(|_| {
+                let mut f = obj(
+                    vec![
+                        (
+                            "format",
+                            json!(pick(n, &["ext4", "xfs", "vfat", "swap", "none", "zfs", ""])),
+                        ),
+                        (
+                            "label",
+                            json!(pick(n, &["L", "xxxxxxxxxxxxx", "xxxxxxxxxxxxxxxxx", ""])),
+                        ),
+                        ("path", json!(pick(n, &["/var", "var", ""]))),
+                        ("wipeFilesystem", json!(n(2) == 0)),
+                    ],
+                    n,
+                );
+                f["device"] = json!(pick(n, &["/dev/sda", "/dev/sdc", "dev"]));
+                f
+            })
+            .collect();
+        let raid: Vec<Value> = (0..n(3))
+            .map(|_| {
+                let mut r = obj(
+                    vec![
+                        (
+                            "level",
+                            json!(pick(n, &["raid0", "raid1", "linear", "5", "bogus", ""])),
+                        ),
+                        ("devices", json!([pick(n, PATHS), pick(n, PATHS)])),
+                        ("spares", json!(n(3))),
+                    ],
+                    n,
+                );
+                r["name"] = json!(pick(n, &["r", "r", "s/x"]));
+                r
+            })
+            .collect();
+        let users: Vec<Value> = (0..n(3))
+            .map(|_| json!({"name": pick(n, &["u", "v"]), "groups": ["a", pick(n, &["a", "b"])]}))
+            .collect();
+        let disk = json!({"device": pick(n, &["/dev/sda", "", "sdb"]), "wipeTable": n(2) == 0, "partitions": parts});
+        let cfg = json!({
+            "ignition": {"version": format!("3.{minor}.0")},
+            "storage": {"files": files, "directories": dirs, "links": links, "disks": [disk],
+                        "filesystems": fss, "raid": raid},
+            "passwd": {"users": users}
+        });
+        let bytes = serde_json::to_vec(&cfg).expect("encode");
+        tally.judge(&bin, &format!("generated storage #{i}: {cfg}"), &bytes);
+    }
+    tally.finish("generated storage configs");
+}
