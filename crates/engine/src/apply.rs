@@ -153,11 +153,7 @@ pub fn apply(
     opts: ApplyOptions<'_>,
     on_event: &mut dyn FnMut(&Event),
 ) -> Result<Outcome, ApplyError> {
-    let root_name = root.display().display().to_string();
-    root.check_writable().map_err(|e| ApplyError::Root {
-        root: root_name.clone(),
-        reason: format!("not writable ({e}); nothing was changed"),
-    })?;
+    check_root(root)?;
     let (canonical, sha) = canonical_config(config);
     if let Some((generation, m)) = current_generation(root)? {
         if m.config_sha256 == sha {
@@ -173,6 +169,99 @@ pub fn apply(
             config_sha256: m.config_sha256,
         });
     }
+    let (manifest, next_point) = provision_inner(root, config, &opts, on_event)?;
+    let mut fail = FailAt {
+        fail_at: opts.fail_at,
+        next: next_point,
+    };
+    let generation = 1;
+    let gdir = generation_dir(generation);
+    write_state_file(root, &format!("{gdir}/config.json"), &canonical, 0o600)?;
+    write_state_file(
+        root,
+        &format!("{gdir}/manifest.json"),
+        &manifest.to_json(),
+        0o600,
+    )?;
+    fail.point()?;
+    write_state_file(root, CURRENT, &format!("{generation}\n"), 0o644)?;
+    clear_journal(root)?;
+    on_event(&Event {
+        step: "generation",
+        subject: generation.to_string(),
+        action: "recorded",
+    });
+    Ok(Outcome::Applied {
+        generation,
+        manifest: Box::new(manifest),
+    })
+}
+
+/// The failure-injection counter continued after the stages.
+struct FailAt {
+    fail_at: Option<usize>,
+    next: usize,
+}
+
+impl FailAt {
+    fn point(&mut self) -> Result<(), ApplyError> {
+        let n = self.next;
+        self.next += 1;
+        if self.fail_at == Some(n) {
+            return Err(ApplyError::Injected(n));
+        }
+        Ok(())
+    }
+}
+
+/// Runs every stage on `root` (users and groups, nodes, units, kernel
+/// arguments, result file) and one `syncfs`, without any generation
+/// bookkeeping: for callers that record generations themselves (reset,
+/// switch). The journal (`JOURNAL`) is left in place so that a crash before
+/// the caller has recorded its generation can be completed by running
+/// `provision` again; call [`clear_journal`] once the generation is recorded.
+/// `opts.now`/`boot_id` as for [`apply`]; the root is checked as in `apply`.
+pub fn provision(
+    root: &Root,
+    config: &Config,
+    opts: ApplyOptions<'_>,
+    on_event: &mut dyn FnMut(&Event),
+) -> Result<Manifest, ApplyError> {
+    check_root(root)?;
+    Ok(provision_inner(root, config, &opts, on_event)?.0)
+}
+
+/// Removes the journal of a finished apply/provision and syncs its directory.
+pub fn clear_journal(root: &Root) -> Result<(), ApplyError> {
+    let state_dir = match root.open_dir(STATE_DIR) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).ctx(|| format!("opening {STATE_DIR}")),
+    };
+    match rustix::fs::unlinkat(&state_dir, "apply.journal", rustix::fs::AtFlags::empty()) {
+        Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+        Err(e) => return Err(e).ctx(|| format!("removing {JOURNAL}")),
+    }
+    rustix::fs::fsync(&state_dir).ctx(|| format!("syncing {STATE_DIR}"))
+}
+
+fn check_root(root: &Root) -> Result<(), ApplyError> {
+    root.check_writable().map_err(|e| ApplyError::Root {
+        root: root.display().display().to_string(),
+        reason: format!("not writable ({e}); nothing was changed"),
+    })
+}
+
+/// The stages with the journal; returns the manifest and the next commit
+/// point number.
+fn provision_inner(
+    root: &Root,
+    config: &Config,
+    opts: &ApplyOptions<'_>,
+    on_event: &mut dyn FnMut(&Event),
+) -> Result<(Manifest, usize), ApplyError> {
+    let root_name = root.display().display().to_string();
+    let (_, sha) = canonical_config(config);
     // The state directory is reignite's own and never part of the manifest.
     let (state_dir, _) = root
         .mkdir_all(STATE_DIR, 0o755)
@@ -212,6 +301,7 @@ pub fn apply(
         commits: 0,
         on_event,
         accounts: None,
+        recorded_parents: Default::default(),
         now,
     };
     passwd::run(&mut ctx, &config.passwd)?;
@@ -222,26 +312,7 @@ pub fn apply(
 
     ctx.commit_point()?;
     reignite_sysutil::sync_filesystem(root.fd()).ctx(|| format!("syncing {root_name}"))?;
-    let generation = 1;
-    let gdir = generation_dir(generation);
-    write_state_file(root, &format!("{gdir}/config.json"), &canonical, 0o600)?;
-    write_state_file(
-        root,
-        &format!("{gdir}/manifest.json"),
-        &ctx.manifest.to_json(),
-        0o600,
-    )?;
-    ctx.commit_point()?;
-    write_state_file(root, CURRENT, &format!("{generation}\n"), 0o644)?;
-    ctx.journal.file = None;
-    rustix::fs::unlinkat(&state_dir, "apply.journal", rustix::fs::AtFlags::empty())
-        .ctx(|| format!("removing {JOURNAL}"))?;
-    rustix::fs::fsync(&state_dir).ctx(|| format!("syncing {STATE_DIR}"))?;
-    ctx.event("generation", generation.to_string(), "recorded");
-    Ok(Outcome::Applied {
-        generation,
-        manifest: Box::new(ctx.manifest),
-    })
+    Ok((ctx.manifest, ctx.commits))
 }
 
 fn kernel_arguments(ctx: &mut Ctx<'_>, config: &Config) -> Result<(), ApplyError> {

@@ -159,16 +159,9 @@ impl Journal {
         j
     }
 
+    /// Appends to the journal file. `created`/`intents` keep describing the
+    /// *earlier* attempt only.
     pub fn append(&mut self, e: &JournalEntry) -> Result<(), ApplyError> {
-        match &e {
-            JournalEntry::Created { what } => {
-                self.created.insert(what.clone());
-            }
-            JournalEntry::Intent { path, sha256 } => {
-                self.intents.insert(path.clone(), sha256.clone());
-            }
-            JournalEntry::Begin { .. } => {}
-        }
         if let Some(f) = &mut self.file {
             let mut line = serde_json::to_string(e).expect("journal entry serialises");
             line.push('\n');
@@ -247,6 +240,8 @@ pub(crate) struct Ctx<'a> {
     pub commits: usize,
     pub on_event: &'a mut dyn FnMut(&Event),
     pub accounts: Option<AccountDb>,
+    /// Parent directories already recorded in this run's manifest.
+    pub recorded_parents: std::collections::HashSet<String>,
     /// Seconds since the epoch, for shadow's last-change field and the result file.
     pub now: i64,
 }
@@ -304,11 +299,42 @@ impl Ctx<'_> {
             .root
             .mkdir_all(dir, 0o755)
             .ctx(|| format!("creating directory {dir}"))?;
+        if !self.journal.created.is_empty() {
+            // Directories an interrupted earlier attempt created on the way.
+            self.note_parents(dir, true)?;
+        }
         for c in created {
             self.note_created(&c)?;
+            self.recorded_parents.insert(c.clone());
             self.record(&c, None, RecordKind::Directory, Origin::Parent, true, None)?;
         }
         Ok(fd)
+    }
+
+    /// Records, once, the ancestors of `path` (and `path` itself with
+    /// `inclusive`) that an interrupted earlier attempt of this apply created,
+    /// so the manifest of a completed re-run lists them as a clean run would.
+    pub fn note_parents(&mut self, path: &str, inclusive: bool) -> Result<(), ApplyError> {
+        let mut prefixes = Vec::new();
+        let mut p = String::new();
+        for c in path.split('/').filter(|c| !c.is_empty()) {
+            p.push('/');
+            p.push_str(c);
+            prefixes.push(p.clone());
+        }
+        if !inclusive {
+            prefixes.pop();
+        }
+        for p in prefixes {
+            if self.journal.created.contains(&p) && !self.recorded_parents.contains(&p) {
+                if self.root.lstat(&p).ok().flatten().is_none() {
+                    continue;
+                }
+                self.recorded_parents.insert(p.clone());
+                self.record(&p, None, RecordKind::Directory, Origin::Parent, true, None)?;
+            }
+        }
+        Ok(())
     }
 
     /// Writes a whole file atomically with `fill`, records the intent in the

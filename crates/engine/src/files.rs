@@ -166,6 +166,9 @@ fn default_owner(ctx: &Ctx<'_>, resolved: &str) -> (u32, u32) {
 }
 
 fn directory(ctx: &mut Ctx<'_>, d: &Directory, resolved: &str) -> Result<(), ApplyError> {
+    if !ctx.journal.created.is_empty() {
+        ctx.note_parents(resolved, false)?;
+    }
     let path = &d.node.path;
     let st = ctx
         .root
@@ -183,7 +186,13 @@ fn directory(ctx: &mut Ctx<'_>, d: &Directory, resolved: &str) -> Result<(), App
             }
             true
         }
-        Some(st) if is_dir(&st) => ctx.created_before(resolved),
+        Some(st) if is_dir(&st) => {
+            if !ctx.journal.created.is_empty() {
+                ctx.note_parents(resolved, false)?;
+            }
+            ctx.recorded_parents.insert(resolved.to_string());
+            ctx.created_before(resolved)
+        }
         Some(_) => {
             return Err(ApplyError::Conflict(format!(
                 "error creating directory {path}: A non-directory already exists and overwrite is false"
@@ -209,6 +218,9 @@ fn directory(ctx: &mut Ctx<'_>, d: &Directory, resolved: &str) -> Result<(), App
 }
 
 fn file(ctx: &mut Ctx<'_>, f: &File, resolved: &str) -> Result<(), ApplyError> {
+    if !ctx.journal.created.is_empty() {
+        ctx.note_parents(resolved, false)?;
+    }
     let path = &f.node.path;
     let st = ctx
         .root
@@ -384,6 +396,9 @@ fn current_sha(ctx: &Ctx<'_>, resolved: &str) -> Result<Option<String>, ApplyErr
 }
 
 fn symlink(ctx: &mut Ctx<'_>, l: &Link, resolved: &str) -> Result<(), ApplyError> {
+    if !ctx.journal.created.is_empty() {
+        ctx.note_parents(resolved, false)?;
+    }
     let path = &l.node.path;
     let target = l.target.clone().unwrap_or_default();
     let st = ctx
@@ -444,6 +459,9 @@ fn symlink(ctx: &mut Ctx<'_>, l: &Link, resolved: &str) -> Result<(), ApplyError
 }
 
 fn hard_link(ctx: &mut Ctx<'_>, l: &Link, resolved: &str) -> Result<(), ApplyError> {
+    if !ctx.journal.created.is_empty() {
+        ctx.note_parents(resolved, false)?;
+    }
     let path = &l.node.path;
     let target = l.target.clone().unwrap_or_default();
     // Ignition joins even a relative target to the root (§6.7).

@@ -64,15 +64,33 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, cfg: &Passwd) -> Result<(), ApplyError> {
         ctx.manifest.users.push(rec);
     }
     ctx.commit_point()?;
-    for path in db.write(ctx.root, ctx.durability)? {
-        ctx.record(
-            &path,
-            None,
-            RecordKind::File,
-            Origin::AccountDatabase,
-            false,
-            None,
-        )?;
+    db.write(ctx.root, ctx.durability)?;
+    // Every database the step is responsible for, whether or not this run
+    // had to rewrite it (a re-run after an interruption may not).
+    for (path, present) in [
+        ("/etc/passwd", db.passwd.present),
+        ("/etc/shadow", db.shadow.present),
+        ("/etc/group", db.group.present),
+        ("/etc/gshadow", db.gshadow.present),
+    ] {
+        if present {
+            let resolved = ctx.root.resolve(path)?;
+            ctx.record(
+                &resolved,
+                None,
+                RecordKind::File,
+                Origin::AccountDatabase,
+                false,
+                None,
+            )?;
+        }
+    }
+    // Group lines as they are at the end (users may have joined groups).
+    for g in ctx.manifest.groups.iter_mut() {
+        if g.group_line.is_some() {
+            g.group_line = db.group.get(&g.name).map(|l| l.join(":"));
+            g.gshadow_line = db.gshadow.get(&g.name).map(|l| l.join(":"));
+        }
     }
     for h in homes {
         match h {
@@ -659,10 +677,51 @@ fn copy_skel(
             continue;
         };
         let target = format!("{}/{n}", dest.trim_end_matches('/'));
-        if crate::root::lstat_at(dest_fd.as_fd(), &n)
-            .ctx(|| format!("inspecting {target}"))?
-            .is_some()
+        if let Some(existing) =
+            crate::root::lstat_at(dest_fd.as_fd(), &n).ctx(|| format!("inspecting {target}"))?
         {
+            // Copied by an interrupted earlier attempt (the caller only
+            // copies into a home this apply created): record, and complete
+            // subdirectories.
+            if is_dir(&existing) && is_dir(&st) {
+                copy_skel(
+                    ctx,
+                    &format!("{}/{n}", skel_r.trim_end_matches('/')),
+                    &target,
+                    uid,
+                    gid,
+                )?;
+                ctx.record(
+                    &target,
+                    None,
+                    RecordKind::Directory,
+                    Origin::Home,
+                    true,
+                    None,
+                )?;
+            } else if is_symlink(&existing) {
+                ctx.record(&target, None, RecordKind::Symlink, Origin::Home, true, None)?;
+            } else if is_file(&existing) {
+                let fd = rustix::fs::openat(
+                    &dest_fd,
+                    n.as_str(),
+                    rustix::fs::OFlags::RDONLY
+                        | rustix::fs::OFlags::NOFOLLOW
+                        | rustix::fs::OFlags::CLOEXEC,
+                    rustix::fs::Mode::empty(),
+                )
+                .ctx(|| format!("opening {target}"))?;
+                let content = crate::context::sha256_of(std::fs::File::from(fd))
+                    .ctx(|| format!("reading {target}"))?;
+                ctx.record(
+                    &target,
+                    None,
+                    RecordKind::File,
+                    Origin::Home,
+                    true,
+                    Some(content),
+                )?;
+            }
             continue;
         }
         let mode = st.st_mode & 0o7777;

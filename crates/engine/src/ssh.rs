@@ -61,6 +61,13 @@ pub(crate) fn write_keys(ctx: &mut Ctx<'_>, u: &PasswdUser) -> Result<(), ApplyE
         missing.push(d.clone());
         d = split_parent(&d).0.to_string();
     }
+    // Directories an interrupted earlier attempt created.
+    for p in [split_parent(&keys_dir).0.to_string(), keys_dir.clone()] {
+        if !missing.contains(&p) && ctx.created_before(&p) {
+            ctx.recorded_parents.insert(p.clone());
+            ctx.record(&p, None, RecordKind::Directory, Origin::SshKeys, true, None)?;
+        }
+    }
     missing.reverse();
     if let Some(first) = missing.first() {
         let parent = split_parent(first).0;
@@ -77,6 +84,8 @@ pub(crate) fn write_keys(ctx: &mut Ctx<'_>, u: &PasswdUser) -> Result<(), ApplyE
     }
     for dir in missing {
         ctx.commit_point()?;
+        ctx.note_created(&dir)?;
+        ctx.recorded_parents.insert(dir.clone());
         let (parent, name) = split_parent(&dir);
         let pfd = ctx
             .root

@@ -132,6 +132,9 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, cfg: &Systemd) -> Result<(), ApplyError> {
             Some(true) => {
                 let resolved = ctx.root.resolve(&unit_path)?;
                 ctx.commit_point()?;
+                if !ctx.journal.created.is_empty() {
+                    ctx.note_parents(&resolved, false)?;
+                }
                 let existed_as_mask = is_dev_null_link(ctx, &resolved)?;
                 if !existed_as_mask {
                     let dir = ctx.ensure_parent(&resolved)?;

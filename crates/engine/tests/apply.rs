@@ -205,12 +205,34 @@ fn interrupted_at_every_commit_point_then_rerun_completes() {
     assert!(n > 10, "only {n} commit points");
 }
 
+/// The manifest as a sorted list of node, user and group descriptions.
+fn manifest_summary(m: &reignite_engine::Manifest) -> Vec<String> {
+    let mut v: Vec<String> = m
+        .nodes
+        .iter()
+        .map(|n| format!("{n:?}"))
+        .chain(m.users.iter().map(|u| format!("{u:?}")))
+        .chain(m.groups.iter().map(|g| format!("{g:?}")))
+        .chain(m.units.iter().map(|u| format!("{u:?}")))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
 #[test]
 fn interrupted_with_accounts_then_rerun_completes() {
     let clean = tempfile::tempdir().unwrap();
     let cfg = rich_config_with_accounts(clean.path());
     run(clean.path(), &cfg).unwrap();
     let want = snapshot(clean.path(), true);
+    let m = std::fs::read_to_string(
+        clean
+            .path()
+            .join("var/lib/reignite/generations/1/manifest.json"),
+    )
+    .unwrap();
+    let want_manifest = manifest_summary(&reignite_engine::Manifest::from_json(&m).unwrap());
     let mut n = 0;
     loop {
         let t = tempfile::tempdir().unwrap();
@@ -228,6 +250,11 @@ fn interrupted_with_accounts_then_rerun_completes() {
         )
         .unwrap();
         let m = reignite_engine::Manifest::from_json(&m).unwrap();
+        assert_eq!(
+            manifest_summary(&m),
+            want_manifest,
+            "manifest after failure at {n}"
+        );
         let core = m.users.iter().find(|u| u.name == "core").unwrap();
         assert_eq!(
             core.action,
@@ -436,4 +463,25 @@ fn unmask_removes_only_dev_null_links() {
     run(t.path(), &cfg).unwrap();
     assert!(std::fs::symlink_metadata(d.join("a.service")).is_err());
     assert!(std::fs::symlink_metadata(d.join("b.service")).is_ok());
+}
+
+#[test]
+fn provision_records_no_generation_and_is_rerunnable_until_cleared() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    let f = DataFetcher;
+    let root = reignite_engine::Root::open(r).unwrap();
+    let cfg = rich_config();
+    let m1 = reignite_engine::provision(&root, &cfg, opts(&f), &mut |_| {}).unwrap();
+    assert!(!r.join("var/lib/reignite/current").exists());
+    assert!(r.join("var/lib/reignite/apply.journal").exists());
+    // Same config again: the journal marks the files as reignite's own.
+    let m2 = reignite_engine::provision(&root, &cfg, opts(&f), &mut |_| {}).unwrap();
+    assert_eq!(m1.nodes.len(), m2.nodes.len());
+    assert!(m2.node("/etc/hostname").unwrap().created);
+    reignite_engine::clear_journal(&root).unwrap();
+    assert!(!r.join("var/lib/reignite/apply.journal").exists());
+    // Without the journal the files are foreign: Ignition's rules apply.
+    let e = reignite_engine::provision(&root, &cfg, opts(&f), &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("A file exists there already"), "{e}");
 }
