@@ -12,6 +12,7 @@ pub(crate) mod accounts;
 mod apply;
 mod context;
 mod files;
+mod home;
 pub mod manifest;
 mod passwd;
 pub mod root;
