@@ -302,6 +302,7 @@ fn provision_inner(
         on_event,
         accounts: None,
         recorded_parents: Default::default(),
+        scanned_dirs: Default::default(),
         now,
     };
     passwd::run(&mut ctx, &config.passwd)?;

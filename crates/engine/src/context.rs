@@ -142,6 +142,11 @@ pub(crate) struct Journal {
 }
 
 impl Journal {
+    /// True when an earlier, interrupted attempt left entries.
+    pub fn resumed(&self) -> bool {
+        !self.created.is_empty() || !self.intents.is_empty()
+    }
+
     pub fn parse(text: &str) -> Self {
         let mut j = Self::default();
         for line in text.lines() {
@@ -242,6 +247,8 @@ pub(crate) struct Ctx<'a> {
     pub accounts: Option<AccountDb>,
     /// Parent directories already recorded in this run's manifest.
     pub recorded_parents: std::collections::HashSet<String>,
+    /// Directories already scanned for stale temporary files.
+    pub scanned_dirs: std::collections::HashSet<String>,
     /// Seconds since the epoch, for shadow's last-change field and the result file.
     pub now: i64,
 }
@@ -311,6 +318,34 @@ impl Ctx<'_> {
         Ok(fd)
     }
 
+    /// Removes temporary files an interrupted earlier attempt (killed while
+    /// writing) left in `dir`; each directory is scanned once per run.
+    fn remove_stale_temps(&mut self, dir: &str, fd: &OwnedFd) -> Result<(), ApplyError> {
+        if !self.scanned_dirs.insert(dir.to_string()) {
+            return Ok(());
+        }
+        let it = rustix::fs::Dir::read_from(fd).ctx(|| format!("reading {dir}"))?;
+        let mut stale = Vec::new();
+        for e in it {
+            let e = e.ctx(|| format!("reading {dir}"))?;
+            let name = e.file_name().to_bytes();
+            if name.starts_with(reignite_sysutil::TEMP_PREFIX.as_bytes()) {
+                stale.push(e.file_name().to_owned());
+            }
+        }
+        for n in stale {
+            tracing::info!(
+                "removing {dir}/{} left by an interrupted apply",
+                n.to_string_lossy()
+            );
+            match rustix::fs::unlinkat(fd, n.as_c_str(), rustix::fs::AtFlags::empty()) {
+                Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+                Err(e) => return Err(e).ctx(|| format!("removing a temporary file in {dir}")),
+            }
+        }
+        Ok(())
+    }
+
     /// Records, once, the ancestors of `path` (and `path` itself with
     /// `inclusive`) that an interrupted earlier attempt of this apply created,
     /// so the manifest of a completed re-run lists them as a clean run would.
@@ -346,6 +381,9 @@ impl Ctx<'_> {
         fill: &mut dyn FnMut(&mut dyn Write) -> Result<(), ApplyError>,
     ) -> Result<(String, u64), ApplyError> {
         let dir = self.ensure_parent(path)?;
+        if self.journal.resumed() {
+            self.remove_stale_temps(split_parent(path).0, &dir)?;
+        }
         self.commit_point()?;
         let (_, name) = split_parent(path);
         let mut failure: Option<ApplyError> = None;

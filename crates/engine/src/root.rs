@@ -33,7 +33,7 @@ pub struct Root {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ResolveError {
-    /// More than [`MAX_SYMLINKS`] symlinks.
+    /// More than 40 symlinks on the way (as the kernel allows).
     #[error("too many levels of symbolic links resolving {0}")]
     Loop(String),
     /// A symlink on the way has a target that is not UTF-8.

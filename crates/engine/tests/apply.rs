@@ -485,3 +485,24 @@ fn provision_records_no_generation_and_is_rerunnable_until_cleared() {
     let e = reignite_engine::provision(&root, &cfg, opts(&f), &mut |_| {}).unwrap_err();
     assert!(e.to_string().contains("A file exists there already"), "{e}");
 }
+
+#[test]
+fn temp_files_of_a_killed_apply_are_removed_on_rerun() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    let cfg = rich_config();
+    // Interrupt after the first files are written.
+    assert!(matches!(
+        run_failing_at(r, &cfg, 8),
+        Err(ApplyError::Injected(8))
+    ));
+    // What a kill in the middle of a write leaves behind.
+    std::fs::create_dir_all(r.join("etc")).unwrap();
+    std::fs::write(r.join("etc/.reignite-tmp-motd-1-2-3"), "partial").unwrap();
+    run(r, &cfg).unwrap();
+    let left: Vec<String> = snapshot(r, false)
+        .into_keys()
+        .filter(|p| p.contains(".reignite-tmp-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
