@@ -317,3 +317,43 @@ pub fn drift(root: &Path, factory_rel: &str) -> Result<Vec<DriftItem>, BootError
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_name_things_but_never_show_secrets() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("opt/x")).unwrap();
+        std::fs::write(d.path().join("opt/x/f"), "12345").unwrap();
+        let cfg = serde_json::json!({
+            "ignition": {"version": "3.4.0"},
+            "passwd": {"users": [{"name": "alice", "passwordHash": "$6$SECRETHASH"}]},
+            "storage": {"files": [{"path": "/etc/token", "contents": {"source": "data:,TOPSECRET"}}]},
+            "systemd": {"units": [{"name": "app.service", "contents": "[Service]\nEnvironment=PW=UNITSECRET\n"}]}
+        });
+        let plan = reset_plan(d.path(), &serde_json::to_vec(&cfg).unwrap(), &[], false).unwrap();
+        let json = serde_json::to_string(&plan).unwrap();
+        for secret in ["SECRETHASH", "TOPSECRET", "UNITSECRET"] {
+            assert!(!json.contains(secret), "{secret} leaked: {json}");
+        }
+        let paths: Vec<_> = plan
+            .changes
+            .iter()
+            .map(|c| (c.action, c.path.as_str()))
+            .collect();
+        assert!(paths.contains(&("create", "user:alice")));
+        assert!(paths.contains(&("create", "/etc/token")));
+        assert!(paths.contains(&("create", "unit:app.service")));
+        assert!(paths.contains(&("remove", "/opt")));
+        assert_eq!(
+            (plan.summary.remove_bytes, plan.summary.remove_entries),
+            (5, 3)
+        );
+        // The hash changes when the host changes.
+        std::fs::write(d.path().join("opt/x/g"), "1").unwrap();
+        let again = reset_plan(d.path(), &serde_json::to_vec(&cfg).unwrap(), &[], false).unwrap();
+        assert_ne!(plan.hash, again.hash);
+    }
+}

@@ -149,7 +149,7 @@ struct Walker<'a> {
 
 /// Mount points strictly below `root`, root-relative, from
 /// `/proc/self/mountinfo` (empty when unavailable).
-fn mounts_below(root: &Path) -> HashSet<String> {
+pub(crate) fn mounts_below(root: &Path) -> HashSet<String> {
     let Ok(root) = std::fs::canonicalize(root) else {
         return HashSet::new();
     };

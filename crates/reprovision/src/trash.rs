@@ -366,6 +366,16 @@ impl Trash {
         };
         for e in rd.flatten() {
             if e.file_name().to_string_lossy().ends_with(".purging") {
+                // Never delete into another filesystem, whatever happened.
+                if !crate::scan::mounts_below(&e.path()).is_empty() {
+                    return Err(TrashError::Io {
+                        op: "purging",
+                        path: e.path(),
+                        source: std::io::Error::other(
+                            "a filesystem is mounted inside the trash; unmount it first",
+                        ),
+                    });
+                }
                 std::fs::remove_dir_all(e.path()).map_err(io("purging", &e.path()))?;
             }
         }
