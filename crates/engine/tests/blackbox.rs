@@ -21,6 +21,9 @@ use std::path::{Path, PathBuf};
 use reignite_engine::{apply, ApplyOptions, Event, Fetch, Root};
 use serde_json::Value;
 
+#[path = "common/servers.rs"]
+mod servers;
+
 /// Known, explained failures: (case name without version, reason).
 /// reignite matches Debian's shadow-utils 4.13 (checked against the real
 /// tools by `accounts_differential.rs` and by hand on these cases' `In`
@@ -82,6 +85,30 @@ fn nonempty(v: &Value) -> bool {
     }
 }
 
+/// Every remote URL in a config (http, https, tftp, s3, gs, arn).
+fn regex_free_urls(cfg: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for scheme in ["http://", "https://", "tftp://", "s3://", "gs://", "arn:"] {
+        let mut rest = cfg;
+        while let Some(i) = rest.find(scheme) {
+            let tail = &rest[i..];
+            let end = tail.find('"').unwrap_or(tail.len());
+            out.push(tail[..end].to_string());
+            rest = &tail[end..];
+        }
+    }
+    out
+}
+
+/// URLs the stand-ins in `common/servers.rs` answer as upstream's servers do.
+fn served_locally(url: &str) -> bool {
+    if let Some(path) = url.strip_prefix("http://127.0.0.1:8080/") {
+        let name = path.split('?').next().unwrap_or("");
+        return name == "asdf" || name.starts_with("contents") || name.starts_with("config");
+    }
+    url.starts_with("tftp://127.0.0.1:69/")
+}
+
 /// Why a case cannot run against a directory root, if it cannot.
 fn exclusion(case: &Value) -> Option<&'static str> {
     let cfg = case["Config"].as_str().unwrap_or("");
@@ -91,9 +118,13 @@ fn exclusion(case: &Value) -> Option<&'static str> {
     if cfg.contains("$disk") || cfg.contains("$uuid") {
         return Some("needs disks ($disk/$uuid)");
     }
-    for scheme in ["http://", "https://", "tftp://", "s3://", "gs://", "arn:"] {
-        if cfg.contains(scheme) {
-            return Some("needs upstream's HTTP/TFTP/S3 test servers");
+    let local = regex_free_urls(cfg);
+    if local.iter().any(|u| !served_locally(u)) {
+        return Some("needs upstream's per-test TLS/HTTP servers, fixture keys or S3/GS");
+    }
+    if !local.is_empty() {
+        if let Err(_why) = servers::start() {
+            return Some("the local HTTP (:8080) / TFTP (:69) servers could not start");
         }
     }
     if [
