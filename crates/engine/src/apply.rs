@@ -282,6 +282,7 @@ fn provision_inner(
     )
     .ctx(|| format!("opening {JOURNAL}"))?;
     journal.file = Some(std::fs::File::from(jfd));
+    journal.sync = opts.durability == Durability::Fsync;
     journal.append(&JournalEntry::Begin {
         config_sha256: sha.clone(),
     })?;

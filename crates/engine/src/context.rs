@@ -139,6 +139,9 @@ pub(crate) struct Journal {
     pub created: std::collections::HashSet<String>,
     pub intents: HashMap<String, String>,
     pub file: Option<File>,
+    /// fdatasync after every line (with per-file durability), so an intent
+    /// is on disk before the rename it announces.
+    pub sync: bool,
 }
 
 impl Journal {
@@ -172,6 +175,10 @@ impl Journal {
             line.push('\n');
             f.write_all(line.as_bytes())
                 .ctx(|| "appending to the apply journal".to_string())?;
+            if self.sync {
+                f.sync_data()
+                    .ctx(|| "syncing the apply journal".to_string())?;
+            }
         }
         Ok(())
     }

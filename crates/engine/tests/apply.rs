@@ -506,3 +506,16 @@ fn temp_files_of_a_killed_apply_are_removed_on_rerun() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn per_file_fsync_gives_the_same_tree() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let cfg = rich_config();
+    run(a.path(), &cfg).unwrap();
+    let f = DataFetcher;
+    let root = reignite_engine::Root::open(b.path()).unwrap();
+    let mut o = opts(&f);
+    o.durability = reignite_sysutil::Durability::Fsync;
+    reignite_engine::apply(&root, &cfg, o, &mut |_| {}).unwrap();
+    assert_eq!(snapshot(a.path(), false), snapshot(b.path(), false));
+}
