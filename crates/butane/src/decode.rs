@@ -104,11 +104,16 @@ pub struct Decoder {
     decoded: usize,
     via_alias: usize,
     budget: usize,
+    alias_bytes: usize,
+    byte_budget: usize,
     pub aliasing: bool,
 }
 
 impl Decoder {
-    pub fn new(base: u8, pkg: &'static str, parsed_nodes: usize) -> Self {
+    /// `parsed_nodes` and `input_len` size the alias-expansion budgets: at
+    /// most as many nodes as the document has (100,000 at least) and four
+    /// times its bytes (16 MiB at least) may come from aliases.
+    pub fn new(base: u8, pkg: &'static str, parsed_nodes: usize, input_len: usize) -> Self {
         Self {
             base,
             pkg,
@@ -116,6 +121,8 @@ impl Decoder {
             decoded: 0,
             via_alias: 0,
             budget: parsed_nodes.max(100_000),
+            alias_bytes: 0,
+            byte_budget: input_len.saturating_mul(4).max(16 << 20),
             aliasing: false,
         }
     }
@@ -173,7 +180,16 @@ impl Decoder {
         }
         match ty {
             Ty::Str => match &n.kind {
-                Kind::Scalar { value, .. } => D::Str(value.clone()),
+                Kind::Scalar { value, .. } => {
+                    if through_alias {
+                        self.alias_bytes += value.len();
+                        if self.alias_bytes > self.byte_budget {
+                            self.aliasing = true;
+                            return D::Null;
+                        }
+                    }
+                    D::Str(value.clone())
+                }
                 _ => {
                     self.terror(n, ty);
                     D::Null

@@ -265,7 +265,7 @@ pub fn translate(bytes: &[u8], opts: &Options) -> Result<Translated, TranslateEr
 
 fn run(
     root: Option<&yaml::Node>,
-    _text: &str,
+    text: &str,
     spec: Spec,
     opts: &Options,
 ) -> Result<Translated, TranslateError> {
@@ -275,7 +275,7 @@ fn run(
     } else {
         &schema::CONFIG
     };
-    let mut dec = Decoder::new(spec.base, pkg_name(spec), count_nodes(root));
+    let mut dec = Decoder::new(spec.base, pkg_name(spec), count_nodes(root), text.len());
     let cfg = match root {
         Some(n) => dec.decode(n, schema::Ty::Obj(def), false),
         None => D::Null,

@@ -14,7 +14,7 @@ use saphyr_parser::{Event, Parser, ScalarStyle};
 /// Maximum nesting depth of collections.
 pub const MAX_DEPTH: usize = 256;
 /// Maximum number of parsed nodes (before alias expansion).
-pub const MAX_NODES: usize = 5_000_000;
+pub const MAX_NODES: usize = 1_000_000;
 
 /// 1-based line and column (in characters), as go-yaml reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

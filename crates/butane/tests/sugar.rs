@@ -457,6 +457,18 @@ fn alias_bombs_fail_fast() {
 }
 
 #[test]
+fn aliased_big_strings_are_budgeted() {
+    // One 1 MiB string aliased 100,000 times would need 100 GB.
+    let big = "x".repeat(1 << 20);
+    let yaml = format!(
+        "variant: flatcar\nversion: 1.0.0\nx: &s \"{big}\"\nignition:\n  proxy:\n    no_proxy: [{}]\n",
+        vec!["*s"; 100_000].join(",")
+    );
+    let (e, _) = err(&yaml);
+    assert!(e.to_string().contains("excessive aliasing"), "{e}");
+}
+
+#[test]
 fn deep_nesting_fails_cleanly() {
     for depth in [300, 100_000] {
         let yaml = format!(
