@@ -130,14 +130,9 @@ impl Tx<'_> {
                     return;
                 }
                 Ok(contents) => {
-                    if yp.to_string().starts_with("$.ignition.config") {
-                        let (diags, ok) =
-                            crate::validate::embedded_config(&c, &contents, self.base);
-                        self.diags.extend(diags);
-                        if !ok {
-                            return;
-                        }
-                    }
+                    // Butane validates embedded configs only for `inline`:
+                    // its check for `local` tests a relative path that never
+                    // starts with `$.ignition.config`.
                     self.data_url(&contents, j, &c);
                 }
             }
