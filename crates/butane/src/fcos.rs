@@ -331,7 +331,6 @@ pub fn process_boot_device(cfg: &DObj, root: &mut J) {
             lj.set(&schema::LUKS, "cex", c);
         } else {
             let mut tx = Tx {
-                base: 8,
                 files_dir: None,
                 no_compression: true,
                 diags: Vec::new(),

@@ -321,7 +321,6 @@ fn run(
 
     // Translation.
     let mut tx = Tx {
-        base: spec.base,
         files_dir: opts.files_dir.as_deref(),
         no_compression: opts.no_resource_auto_compression,
         diags: Vec::new(),

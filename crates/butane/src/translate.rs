@@ -19,7 +19,6 @@ pub const MAX_LOCAL_FILE: u64 = 256 << 20;
 
 /// Translation state.
 pub struct Tx<'a> {
-    pub base: u8,
     pub files_dir: Option<&'a Path>,
     pub no_compression: bool,
     pub diags: Vec<Diag>,
