@@ -164,7 +164,7 @@ pub fn config_keep_patterns(canonical: &[u8]) -> Result<Vec<KeepPattern>, BootEr
 }
 
 /// Decodes an RFC 2397 `data:` URL (percent or base64 encoding).
-fn decode_data_url(url: &str) -> Option<Vec<u8>> {
+pub(crate) fn decode_data_url(url: &str) -> Option<Vec<u8>> {
     let rest = url.strip_prefix("data:")?;
     let (meta, data) = rest.split_once(',')?;
     let pct = percent_decode(data)?;

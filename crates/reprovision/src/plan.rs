@@ -2,13 +2,18 @@
 //! change, and what exists on a root that no generation declared.
 //!
 //! Plan JSON schema (format 1; documented in `docs/plan.md`):
-//! `{format, kind:"reset", root-generation, config-sha256, keep:[{text,syntax,origin}],
+//! `{format, kind:"reset"|"switch", root-generation, config-sha256, keep:[{text,syntax,origin}],
 //!   changes:[{action, reason, path, kind?, bytes?, entries?}], data-no-longer-kept:[path],
 //!   warnings:[..], summary:{create, remove, keep, remove-bytes, remove-entries}, hash}`
-//! where `action` is `create`, `remove` or `keep` and `reason` one of
-//! `declared`, `leftover of generation N`, `undeclared`, `keep: pattern P`,
-//! `data no longer kept`. Only paths, names and sizes appear: never file
+//! where `action` is `create`, `update`, `remove` or `keep` and `reason` one
+//! of `declared`, `declared content differs`, `modified since generation N`,
+//! `rewritten (unchanged)`, `leftover of generation N`, `undeclared`,
+//! `keep: pattern P`, `data no longer kept`. Only paths, names and sizes appear: never file
 //! contents or password hashes.
+
+mod switch_plan;
+
+pub use switch_plan::switch_plan;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -48,6 +53,8 @@ pub struct Change {
 pub struct Summary {
     /// Creations.
     pub create: usize,
+    /// Updates (switch plans).
+    pub update: usize,
     /// Removed subtrees.
     pub remove: usize,
     /// Kept paths.

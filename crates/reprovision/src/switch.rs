@@ -232,14 +232,15 @@ pub fn switch(
                     path: p,
                 })
                 .collect();
-            if !users.is_empty() || !groups.is_empty() {
-                for db in ACCOUNT_DBS {
-                    if root.join(db).exists() && !removals.iter().any(|r| r.path == db) {
-                        removals.push(Removal {
-                            kind: EntryKind::File,
-                            path: db.to_string(),
-                        });
-                    }
+            // The account databases always go to the trash and are written
+            // anew: the engine edits them in place, and a rollback must give
+            // back the exact previous files.
+            for db in ACCOUNT_DBS {
+                if root.join(db).exists() && !removals.iter().any(|r| r.path == db) {
+                    removals.push(Removal {
+                        kind: EntryKind::File,
+                        path: db.to_string(),
+                    });
                 }
             }
             let scan = Scan {

@@ -127,6 +127,43 @@ fn switch_removes_leftovers_restores_drift_and_rolls_back_exactly() {
 }
 
 #[test]
+fn switch_plan_gives_every_change_a_reason() {
+    let img = tempfile::tempdir().unwrap();
+    image(img.path());
+    let h = host(img.path());
+    let r = h.path();
+    let p = TestProvisioner::default();
+    let c = p.validate(&c1()).unwrap();
+    let plan = reignite_reprovision::plan::switch_plan(r, &c).unwrap();
+    let got: Vec<_> = plan
+        .changes
+        .iter()
+        .map(|c| (c.action, c.reason.as_str(), c.path.as_str()))
+        .collect();
+    for want in [
+        ("update", "declared content differs", "/etc/hostname"),
+        ("remove", "leftover of generation 1", "/etc/app.conf"),
+        ("remove", "leftover of generation 1", "/opt/app"),
+        ("remove", "leftover of generation 1", "/opt/app/tool"),
+        ("create", "declared", "/etc/new.conf"),
+        (
+            "keep",
+            "undeclared (a switch leaves it; a reset removes it)",
+            "/etc/stray",
+        ),
+    ] {
+        assert!(got.contains(&want), "{want:?} not in {got:#?}");
+    }
+    std::fs::write(r.join("etc/hostname"), "hand edit").unwrap();
+    let plan2 = reignite_reprovision::plan::switch_plan(r, &c).unwrap();
+    assert!(plan2
+        .changes
+        .iter()
+        .any(|c| c.path == "/etc/hostname" && c.reason == "modified since generation 1"));
+    assert_ne!(plan.hash, plan2.hash);
+}
+
+#[test]
 fn switch_then_switch_back_restores_managed_drift() {
     let img = tempfile::tempdir().unwrap();
     image(img.path());
@@ -183,4 +220,19 @@ fn crash_at_every_failpoint_then_switch_again_converges() {
         n += 1;
     }
     assert!(n > 5, "{n}");
+}
+
+#[test]
+fn failed_apply_during_switch_restores_everything() {
+    let img = tempfile::tempdir().unwrap();
+    image(img.path());
+    let h = host(img.path());
+    let r = h.path();
+    let before = comparable(snapshot(r, &[]).unwrap());
+    let full_disk = TestProvisioner {
+        fail_on: Some("/etc/new.conf".into()),
+    };
+    assert!(switch::switch(r, &full_disk, &c1(), None).is_err());
+    similar_asserts::assert_eq!(comparable(snapshot(r, &[]).unwrap()), before);
+    assert_eq!(Store::new(r).state().unwrap().current, Some(1));
 }

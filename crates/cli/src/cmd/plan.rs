@@ -1,7 +1,7 @@
 //! `reignite plan`: what `reignite reset` would do to `--root`, every change
 //! with its reason, grouped and summarised; `--format json` for machines
-//! (schema in docs/plan.md). Changes nothing. Only `reset` plans exist so
-//! far (`switch` is not implemented).
+//! (schema in docs/plan.md). Changes nothing. `--switch` plans a live
+//! `reignite switch` instead.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -28,6 +28,9 @@ pub struct Args {
     /// Extra keep pattern (glob, or `regex:ERE`); repeatable.
     #[arg(long, value_name = "P")]
     pub keep: Vec<String>,
+    /// Plan a live `switch` instead of a `reset`.
+    #[arg(long)]
+    pub switch: bool,
     /// Plan as if `--keep-machine-id` were given.
     #[arg(long)]
     pub keep_machine_id: bool,
@@ -63,6 +66,28 @@ pub(crate) fn compute(
         .with_context(|| format!("planning a reset of {}", root.display()))
 }
 
+/// Computes a switch plan (shared with `switch --plan`).
+pub(crate) fn compute_switch(root: &std::path::Path, config: &std::path::Path) -> Result<Plan> {
+    let bytes = super::boot::read_config(config)?;
+    let (_, canonical) = super::boot::validate_config(&bytes)?;
+    reignite_reprovision::plan::switch_plan(root, &canonical)
+        .with_context(|| format!("planning a switch of {}", root.display()))
+}
+
+/// Refuses unless the plan saved in `file` still has the hash of `plan`.
+pub(crate) fn check_plan_file(file: &std::path::Path, plan: &Plan) -> Result<()> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let want: serde_json::Value = serde_json::from_str(&text).context("parsing the plan file")?;
+    if want["hash"].as_str() != Some(plan.hash.as_str()) {
+        anyhow::bail!(
+            "the host or the config changed since the plan in {} was made; run `reignite plan` again",
+            file.display()
+        );
+    }
+    Ok(())
+}
+
 fn human(p: &Plan, color: bool) -> String {
     let (r, g, y, n) = if color {
         ("\x1b[31m", "\x1b[32m", "\x1b[33m", "\x1b[0m")
@@ -82,7 +107,7 @@ fn human(p: &Plan, color: bool) -> String {
     for (action, reason) in groups {
         let col = match action {
             "remove" => r,
-            "create" => g,
+            "create" | "update" => g,
             _ => y,
         };
         let items: Vec<_> = p
@@ -106,8 +131,8 @@ fn human(p: &Plan, color: bool) -> String {
         s.push_str(&format!("{y}warning{n}: {w}\n"));
     }
     s.push_str(&format!(
-        "Summary: {} to create, {} subtree(s) to remove ({} entries, {} bytes), {} kept.\nPlan hash: {}\n",
-        p.summary.create, p.summary.remove, p.summary.remove_entries, p.summary.remove_bytes, p.summary.keep, p.hash
+        "Summary: {} to create, {} to update, {} to remove ({} entries, {} bytes), {} kept.\nPlan hash: {}\n",
+        p.summary.create, p.summary.update, p.summary.remove, p.summary.remove_entries, p.summary.remove_bytes, p.summary.keep, p.hash
     ));
     s
 }
@@ -115,7 +140,11 @@ fn human(p: &Plan, color: bool) -> String {
 /// Runs `reignite plan`.
 pub fn run(args: Args) -> Result<i32> {
     let keep = keep_flags(&args.keep)?;
-    let plan = compute(&args.root, &args.config, &keep, args.keep_machine_id)?;
+    let plan = if args.switch {
+        compute_switch(&args.root, &args.config)?
+    } else {
+        compute(&args.root, &args.config, &keep, args.keep_machine_id)?
+    };
     let json = serde_json::to_string_pretty(&plan)?;
     if let Some(o) = &args.output {
         std::fs::write(o, &json).with_context(|| format!("writing {}", o.display()))?;

@@ -171,13 +171,7 @@ pub fn run(args: Args) -> Result<i32> {
             eprintln!("warning: {w}");
         }
         if let Some(pf) = &args.plan {
-            let text =
-                std::fs::read_to_string(pf).with_context(|| format!("reading {}", pf.display()))?;
-            let want: serde_json::Value =
-                serde_json::from_str(&text).context("parsing the plan file")?;
-            if want["hash"].as_str() != Some(plan.hash.as_str()) {
-                bail!("the host or the config changed since the plan in {} was made; run `reignite plan` again", pf.display());
-            }
+            super::plan::check_plan_file(pf, &plan)?;
         }
         if !plan.data_no_longer_kept.is_empty() && !args.allow_data_loss {
             for p in &plan.data_no_longer_kept {

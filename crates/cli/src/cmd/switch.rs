@@ -26,6 +26,9 @@ pub struct Args {
     /// With --try: wait in the foreground and roll back when the time is up.
     #[arg(long, requires = "try_for")]
     pub foreground: bool,
+    /// Refuse unless the plan in FILE (from `reignite plan --switch -o`) is still exact.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
     /// The new config.
     #[arg(value_name = "CONFIG")]
     pub config: PathBuf,
@@ -34,6 +37,10 @@ pub struct Args {
 /// Runs `reignite switch`.
 pub fn run(args: Args) -> Result<i32> {
     super::boot::recover_hold(&args.root)?;
+    if let Some(pf) = &args.plan {
+        let plan = super::plan::compute_switch(&args.root, &args.config)?;
+        super::plan::check_plan_file(pf, &plan)?;
+    }
     let bytes = super::boot::read_config(&args.config)?;
     let try_secs = args
         .try_for

@@ -77,7 +77,11 @@ impl Provisioner for TestProvisioner {
             std::fs::write(&p, &bytes).map_err(|e| e.to_string())?;
             let mode = f["mode"].as_u64().unwrap_or(0o644) as u32;
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
-            nodes.push(serde_json::json!({"path": path, "kind": "file", "mode": mode, "size": bytes.len()}));
+            let sha = {
+                use sha2::Digest;
+                hex::encode(sha2::Sha256::digest(&bytes))
+            };
+            nodes.push(serde_json::json!({"path": path, "kind": "file", "mode": mode, "size": bytes.len(), "sha256": sha}));
         }
         for l in v["storage"]["links"].as_array().into_iter().flatten() {
             let path = l["path"].as_str().unwrap();
