@@ -84,3 +84,43 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     }
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    fn run(args: &[&str]) -> i32 {
+        crate::run(std::iter::once("reignite").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn translates_to_a_file_and_applies_strict_and_usage_codes() {
+        let d = tempfile::tempdir().unwrap();
+        let input = d.path().join("c.bu");
+        let out = d.path().join("c.ign");
+        let (i, o) = (input.to_str().unwrap(), out.to_str().unwrap());
+        std::fs::write(&input, "variant: flatcar\nversion: 1.0.0\n").unwrap();
+        assert_eq!(run(&["translate", "-o", o, i]), 0);
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "{\"ignition\":{\"version\":\"3.3.0\"}}\n"
+        );
+
+        // A warning: fine without --strict, exit 1 and no output with it.
+        std::fs::remove_file(&out).unwrap();
+        std::fs::write(&input, "variant: flatcar\nversion: 1.0.0\nbogus: 1\n").unwrap();
+        assert_eq!(run(&["translate", "--raw-errors", "-o", o, i]), 0);
+        assert!(out.exists());
+        std::fs::remove_file(&out).unwrap();
+        assert_eq!(run(&["translate", "--strict", "-o", o, i]), 1);
+        assert!(!out.exists());
+
+        // Translation errors exit 1; usage errors 2.
+        std::fs::write(&input, "variant: nope\nversion: 1.0.0\n").unwrap();
+        assert_eq!(run(&["translate", "-o", o, i]), 1);
+        assert_eq!(run(&["translate", i, i]), 2);
+
+        // --check writes nothing.
+        std::fs::write(&input, "variant: fcos\nversion: 1.6.0\n").unwrap();
+        assert_eq!(run(&["translate", "--check", "--pretty", "-o", o, i]), 0);
+        assert!(!out.exists());
+    }
+}
