@@ -596,6 +596,27 @@ mod tests {
     }
 
     #[test]
+    fn strict_turns_warnings_into_a_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("typo.ign");
+        std::fs::write(&f, r#"{"ignition":{"version":"3.3.0"},"storge":{}}"#).unwrap();
+        let args = |strict| Args {
+            strict,
+            format: Some(Format::Json),
+            files_dir: None,
+            configs: vec![f.clone()],
+        };
+        assert_eq!(run(args(false)).unwrap(), 0);
+        assert_eq!(run(args(true)).unwrap(), 1);
+        let missing = Args {
+            configs: vec![dir.path().join("nope.ign")],
+            ..args(false)
+        };
+        let err = run(missing).unwrap_err().to_string();
+        assert!(err.contains("nope.ign"), "{err}");
+    }
+
+    #[test]
     fn hints_for_unknown_keys() {
         let hint = |path: &[&str], key: &str| {
             let mut p = ConfigPath::root();
