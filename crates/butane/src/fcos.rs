@@ -331,6 +331,7 @@ pub fn process_boot_device(cfg: &DObj, root: &mut J) {
             lj.set(&schema::LUKS, "cex", c);
         } else {
             let mut tx = Tx {
+                legacy: false,
                 files_dir: None,
                 no_compression: true,
                 diags: Vec::new(),

@@ -321,6 +321,7 @@ fn run(
 
     // Translation.
     let mut tx = Tx {
+        legacy: spec.base <= 3,
         files_dir: opts.files_dir.as_deref(),
         no_compression: opts.no_resource_auto_compression,
         diags: Vec::new(),

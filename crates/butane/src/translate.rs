@@ -19,6 +19,9 @@ pub const MAX_LOCAL_FILE: u64 = 256 << 20;
 
 /// Translation state.
 pub struct Tx<'a> {
+    /// Base v0_1–v0_3 (Ignition ≤ 3.2), where link `target`, RAID `level`
+    /// and custom Clevis `config`/`pin` are plain strings, always emitted.
+    pub legacy: bool,
     pub files_dir: Option<&'a Path>,
     pub no_compression: bool,
     pub diags: Vec<Diag>,
@@ -35,6 +38,8 @@ impl Tx<'_> {
             if f.json.is_empty() {
                 continue;
             }
+            let ptr = f.ptr && !(self.legacy && legacy_plain(o.def, f.yaml));
+            let f = &schema::F { ptr, ..**f };
             let fp = yp.f(f.yaml);
             let val = match (f.ty, d) {
                 (Ty::Str, D::Null) if !f.ptr && f.yaml != "url" => {
@@ -90,6 +95,21 @@ impl Tx<'_> {
             };
             if let Some(v) = val {
                 fields.push((f.json.to_string(), v));
+            }
+        }
+        // Go's non-pointer strings without omitempty are emitted even when
+        // the key is absent.
+        for f in o.def.fields {
+            let plain = !f.ptr || (self.legacy && legacy_plain(o.def, f.yaml));
+            if plain
+                && matches!(f.ty, Ty::Str)
+                && !f.json.is_empty()
+                && f.yaml != "url"
+                && !o.fields.iter().any(|(g, _)| g.yaml == f.yaml)
+            {
+                let mut w = J::str("", Some(yp.f(f.yaml)));
+                w.weak = true;
+                j.set(o.def, f.json, w);
             }
         }
         let def = o.def;
@@ -584,6 +604,13 @@ impl Tracker {
     pub fn exists(&self, p: &str) -> bool {
         self.files.contains_key(p) || self.dirs.contains_key(p) || self.links.contains_key(p)
     }
+}
+
+/// Fields that were non-pointer strings before Ignition 3.3.
+fn legacy_plain(def: &Def, yaml: &str) -> bool {
+    (std::ptr::eq(def, &schema::LINK) && yaml == "target")
+        || (std::ptr::eq(def, &schema::RAID) && yaml == "level")
+        || (std::ptr::eq(def, &schema::CLEVIS_CUSTOM) && (yaml == "config" || yaml == "pin"))
 }
 
 /// Reads a file and whether any execute bit is set, with one open.

@@ -357,6 +357,32 @@ fn quadlets_need_the_experimental_specs() {
 }
 
 #[test]
+fn plain_go_strings_are_always_emitted() {
+    // `path` is a non-pointer string without omitempty in Ignition's Go
+    // types, so a file without one still gets `"path":""` (then fails
+    // validation); link `target` is one too before Ignition 3.3.
+    let (e, report) =
+        err("variant: flatcar\nversion: 1.0.0\nstorage:\n  files:\n    - mode: 0644\n");
+    assert_eq!(e, Error::InvalidGenerated);
+    assert!(
+        has(
+            &report,
+            "error at $.storage.files.0.path, line 5 col 7: path not specified"
+        ),
+        "{report:?}"
+    );
+    let body = "storage:\n  links:\n    - path: /a\n      hard: true\n";
+    let (json, _) = ok(&format!("variant: fcos\nversion: 1.2.0\n{body}"));
+    assert_eq!(
+        json,
+        r#"{"ignition":{"version":"3.2.0"},"storage":{"links":[{"path":"/a","hard":true,"target":""}]}}"#
+    );
+    // From 3.3 on `target` is a pointer: absent, and then required.
+    let (_, report) = err(&format!("variant: fcos\nversion: 1.4.0\n{body}"));
+    assert!(has(&report, "link target is required"), "{report:?}");
+}
+
+#[test]
 fn unknown_keys_warn_at_the_key() {
     let (_, report) = ok("variant: flatcar\nversion: 1.0.0\nstorage:\n  files:\n    - path: /etc/x\n      bogus: 1\n");
     assert_eq!(
