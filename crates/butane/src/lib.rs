@@ -106,6 +106,7 @@ impl Spec {
 /// Why a translation failed; `Display` is Butane's text after
 /// `Error translating config: `.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// YAML syntax or type errors, worded like go-yaml.
     #[error("{0}")]
