@@ -329,6 +329,12 @@ pub fn boot(
         )?),
         (None, None) => {}
     }
+    if keep_machine_id {
+        patterns.push(KeepPattern::parse(
+            "regex:/etc/machine-id",
+            "--keep-machine-id",
+        )?);
+    }
     if let Some(j) = &resume {
         // Resuming: the journal's keep-set is authoritative.
         patterns = j
@@ -343,6 +349,8 @@ pub fn boot(
     let mut j = match resume {
         Some(mut j) => {
             trash.resume(&mut j)?;
+            // Start the interrupted provisioning over from a clean state.
+            trash.clear_partial(&j, &keep)?;
             j
         }
         None => {

@@ -118,6 +118,12 @@ pub fn reset_plan(
     let cur = store.state()?.current;
     let mut patterns = config_keep_patterns(canonical)?;
     patterns.extend(extra_keep.iter().cloned());
+    if keep_machine_id {
+        patterns.push(KeepPattern::parse(
+            "regex:/etc/machine-id",
+            "--keep-machine-id",
+        )?);
+    }
     let keep = KeepSet::new(patterns)?;
     let mut sc = scan::scan(root, &keep)?;
     if !keep_machine_id {

@@ -343,6 +343,34 @@ impl Trash {
         self.purge(j.generation)
     }
 
+    /// Before re-running an interrupted provisioning (phase
+    /// `provisioning`): everything not kept that exists now was written by
+    /// the interrupted attempt (the previous state is all in `old/`), so it
+    /// is moved to `partial/` and deleted — including temporary files of
+    /// interrupted atomic writes. Idempotent. Returns how many subtrees.
+    pub fn clear_partial(&self, j: &Journal, keep: &KeepSet) -> Result<usize, TrashError> {
+        if j.phase != Phase::Provisioning {
+            return Ok(0);
+        }
+        let partial = self.dir(j.generation).join("partial");
+        if exists(&partial) {
+            std::fs::remove_dir_all(&partial).map_err(io("removing", &partial))?;
+        }
+        let scan = crate::scan::scan(&self.root, keep)?;
+        for r in &scan.removals {
+            let src = self.root.join(&r.path);
+            let dst = partial.join(&r.path);
+            if let Some(parent) = dst.parent() {
+                util::mkdir_p(parent).map_err(io("creating", parent))?;
+            }
+            std::fs::rename(&src, &dst).map_err(io("moving aside", &src))?;
+        }
+        if exists(&partial) {
+            std::fs::remove_dir_all(&partial).map_err(io("removing", &partial))?;
+        }
+        Ok(scan.removals.len())
+    }
+
     /// Deletes the trash of `generation` for good (after confirm or a
     /// finished rollback).
     pub fn purge(&self, generation: u64) -> Result<(), TrashError> {

@@ -292,3 +292,75 @@ fn dropping_a_kept_path_needs_allow_data_loss() {
     }
     assert!(r.join("var/lib/docker/image/layer").exists());
 }
+
+#[test]
+fn unconfirmed_try_is_reverted_by_the_next_boot() {
+    let img = tempfile::tempdir().unwrap();
+    image(img.path());
+    let h = host(img.path());
+    let r = h.path();
+    let before = comparable(snapshot(r, &[]).unwrap());
+    let staged = Staged {
+        format: 1,
+        keep: vec![],
+        keep_machine_id: false,
+        try_seconds: Some(0),
+        from_generation: Some(1),
+        has_config: true,
+        allow_data_loss: false,
+        plan_hash: None,
+    };
+    reset::stage(r, &staged, Some(&c1()), &OemEdits::default()).unwrap();
+    boot::boot(r, &TestProvisioner::default(), &BootOptions::default()).unwrap();
+    let states: Vec<_> = Store::new(r)
+        .list()
+        .unwrap()
+        .iter()
+        .map(|g| g.state)
+        .collect();
+    assert_eq!(states, ["previous", "trying"]);
+    let out = boot::boot(r, &TestProvisioner::default(), &BootOptions::default()).unwrap();
+    assert_eq!(out, BootOutcome::RevertedTo(1));
+    similar_asserts::assert_eq!(comparable(snapshot(r, &[]).unwrap()), before);
+    let states: Vec<_> = Store::new(r)
+        .list()
+        .unwrap()
+        .iter()
+        .map(|g| g.state)
+        .collect();
+    assert_eq!(states, ["active", "rolled-back"]);
+}
+
+#[test]
+fn confirmed_try_is_kept_and_trash_purged() {
+    let img = tempfile::tempdir().unwrap();
+    image(img.path());
+    let h = host(img.path());
+    let r = h.path();
+    let staged = Staged {
+        format: 1,
+        keep: vec![],
+        keep_machine_id: true,
+        try_seconds: Some(0),
+        from_generation: Some(1),
+        has_config: true,
+        allow_data_loss: false,
+        plan_hash: None,
+    };
+    reset::stage(r, &staged, Some(&c1()), &OemEdits::default()).unwrap();
+    boot::boot(r, &TestProvisioner::default(), &BootOptions::default()).unwrap();
+    assert!(
+        r.join("etc/machine-id").exists(),
+        "--keep-machine-id keeps the file"
+    );
+    assert_eq!(rollback::confirm(r).unwrap(), vec![2]);
+    assert_eq!(
+        boot::boot(r, &TestProvisioner::default(), &BootOptions::default()).unwrap(),
+        BootOutcome::Nothing
+    );
+    assert_eq!(Store::new(r).state().unwrap().current, Some(2));
+    assert!(
+        rollback::rollback_latest(r).unwrap().is_none(),
+        "nothing to roll back after confirm"
+    );
+}
