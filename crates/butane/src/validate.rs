@@ -188,9 +188,12 @@ pub fn embedded_config(c: &P, raw: &[u8], base: u8) -> (Vec<Diag>, bool) {
         out.push(Diag::err(P::root(), "not a config (empty)"));
         return (out, false);
     }
+    let parsed = reignite_spec::parse(raw);
     let v: serde_json::Value = match serde_json::from_slice(raw) {
         Ok(v) => v,
         Err(e) => {
+            // Butane places JSON syntax errors one column before the
+            // offending character (conformance case err-merge-inline-not-json).
             let mut d = Diag::err(P::root(), go_json_message(&e, raw));
             d.pos = Some(Pos {
                 line: e.line().max(1),
@@ -217,8 +220,30 @@ pub fn embedded_config(c: &P, raw: &[u8], base: u8) -> (Vec<Diag>, bool) {
                 "invalid config version (couldn't parse)",
             ));
         }
+        return (out, true);
     }
-    (out, true)
+    // Same version as the target: Ignition's validation of the embedded
+    // config. Its entries keep the embedded config's paths; their positions
+    // come from the YAML tree, as Butane's correlation does.
+    let entries = match parsed {
+        Ok(p) => p.report.entries,
+        Err(reignite_spec::ParseError::Invalid(r)) => r.entries,
+        Err(e) => {
+            out.push(Diag::err(c.f("version"), e.to_string()));
+            return (out, true);
+        }
+    };
+    let mut ok = true;
+    for x in entries {
+        if x.message.starts_with("Unused key") {
+            continue;
+        }
+        if x.message.starts_with("json: cannot unmarshal") {
+            ok = false;
+        }
+        out.push(Diag::new(x.kind, x.path.unwrap_or_default(), x.message));
+    }
+    (out, ok)
 }
 
 fn is_semver(s: &str) -> bool {
@@ -286,5 +311,15 @@ mod tests {
         assert_eq!(d.len(), 1);
         let (d, ok) = embedded_config(&P::root(), br#"{"ignition":{"version":"3.3.0"}}"#, 4);
         assert!(ok && d.is_empty());
+        // Same version: validated, with the embedded config's own paths.
+        let (d, ok) = embedded_config(
+            &P::root(),
+            br#"{"ignition":{"version":"3.3.0"},"storage":{"files":[{"path":"rel"}]}}"#,
+            4,
+        );
+        assert!(ok);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].path.to_string(), "$.storage.files.0.path");
+        assert_eq!(d[0].msg, "path not absolute");
     }
 }

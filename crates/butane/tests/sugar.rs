@@ -383,6 +383,18 @@ fn plain_go_strings_are_always_emitted() {
 }
 
 #[test]
+fn embedded_configs_of_the_target_version_are_validated() {
+    // The embedded config's own paths are reported; Butane correlates them
+    // with the YAML tree, where only the root exists here.
+    let (e, report) = err("variant: flatcar\nversion: 1.0.0\nignition:\n  config:\n    replace:\n      inline: '{\"ignition\":{\"version\":\"3.3.0\"},\"storage\":{\"files\":[{\"path\":\"rel\"}]}}'\n");
+    assert_eq!(e, Error::InvalidSource);
+    assert_eq!(
+        report,
+        vec!["error at $.storage.files.0.path, line 1 col 1: path not absolute".to_string()]
+    );
+}
+
+#[test]
 fn unknown_keys_warn_at_the_key() {
     let (_, report) = ok("variant: flatcar\nversion: 1.0.0\nstorage:\n  files:\n    - path: /etc/x\n      bogus: 1\n");
     assert_eq!(
