@@ -30,8 +30,16 @@ pub struct Args {
     /// Report in Butane's raw format (`error at $.path, line L col C: msg`).
     #[arg(long)]
     raw_errors: bool,
-    /// Colour the report: auto, always or never.
-    #[arg(long, value_name = "WHEN", default_value = "auto", num_args = 0..=1, default_missing_value = "always")]
+    /// Colour the report: auto, always or never (`--color` alone: always).
+    #[arg(
+        long,
+        visible_alias = "colour",
+        value_name = "WHEN",
+        default_value = "auto",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "always"
+    )]
     color: String,
     /// Butane config to translate (stdin when absent).
     input: Option<PathBuf>,
@@ -99,6 +107,7 @@ mod tests {
         let (i, o) = (input.to_str().unwrap(), out.to_str().unwrap());
         std::fs::write(&input, "variant: flatcar\nversion: 1.0.0\n").unwrap();
         assert_eq!(run(&["translate", "-o", o, i]), 0);
+        assert_eq!(run(&["translate", "--color", "-o", o, i]), 0);
         assert_eq!(
             std::fs::read_to_string(&out).unwrap(),
             "{\"ignition\":{\"version\":\"3.3.0\"}}\n"
