@@ -119,6 +119,8 @@ pub enum Error {
     InvalidVersion,
     #[error("No translator exists for variant {variant} with version {version}")]
     UnknownVersion { variant: String, version: String },
+    #[error("rhcos variant has been removed; use openshift variant instead: https://coreos.github.io/butane/upgrading-openshift/")]
+    RhcosRemoved,
     #[error("source config is invalid")]
     InvalidSource,
     #[error("config generated was invalid")]
@@ -242,6 +244,9 @@ pub fn translate(bytes: &[u8], opts: &Options) -> Result<Translated, TranslateEr
     let Some(version) = semver(&version) else {
         return Err(fail(Error::InvalidVersion, none));
     };
+    if variant == "rhcos" && version == "0.1.0" {
+        return Err(fail(Error::RhcosRemoved, none));
+    }
     let spec = SPECS
         .iter()
         .find(|s| {
