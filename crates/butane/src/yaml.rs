@@ -168,6 +168,22 @@ impl Cursor {
     }
 }
 
+/// go-yaml words libyaml's problems without their context
+/// (`while parsing …,`) and says "did not find expected …".
+fn go_message(info: &str) -> String {
+    let problem = match info.strip_prefix("while ") {
+        Some(rest) => rest.split_once(", ").map_or(info, |(_, p)| p),
+        None => info,
+    };
+    if problem.starts_with("expected ") {
+        format!("did not find {problem}")
+    } else if problem == "found a tab" {
+        "found character that cannot start any token".into()
+    } else {
+        problem.to_string()
+    }
+}
+
 /// Parses the first document of `src`. An empty document yields `None`.
 pub fn parse(src: &str) -> Result<Option<Rc<Node>>, YamlError> {
     let mut parser = Parser::new_from_str(src);
@@ -178,8 +194,13 @@ pub fn parse(src: &str) -> Result<Option<Rc<Node>>, YamlError> {
     let mut in_doc = false;
     let mut cursor = Cursor::default();
     while let Some(ev) = parser.next_event() {
-        let (ev, span) =
-            ev.map_err(|e| YamlError(format!("yaml: line {}: {}", e.marker().line(), e.info())))?;
+        let (ev, span) = ev.map_err(|e| {
+            YamlError(format!(
+                "yaml: line {}: {}",
+                e.marker().line(),
+                go_message(e.info())
+            ))
+        })?;
         let pos = pos_of(&span.start);
         let node = match ev {
             Event::StreamStart | Event::Nothing => continue,
@@ -330,6 +351,18 @@ mod tests {
     fn depth_is_bounded() {
         let deep = "[".repeat(MAX_DEPTH + 5) + &"]".repeat(MAX_DEPTH + 5);
         assert!(parse(&deep).is_err());
+    }
+
+    #[test]
+    fn syntax_errors_read_like_go_yaml() {
+        assert_eq!(
+            parse("a: b: c\n").unwrap_err().0,
+            "yaml: line 1: mapping values are not allowed in this context"
+        );
+        assert_eq!(
+            parse("x: [a\n").unwrap_err().0,
+            "yaml: line 2: did not find expected ',' or ']'"
+        );
     }
 
     #[test]
