@@ -24,11 +24,19 @@ pub trait BlockDev {
     /// Drops `[off, off + len)` from the page cache so the next read comes
     /// from the device (best effort; a no-op where there is no cache).
     fn drop_cache(&mut self, _off: u64, _len: u64) {}
+    /// An independent read handle, so a verifier thread can re-read what was
+    /// already flushed while writing goes on; `None` when the device has none.
+    fn reader(&self) -> Option<Reader> {
+        None
+    }
     /// Number of whole sectors.
     fn sectors(&self) -> u64 {
         self.len_bytes() / self.sector_size()
     }
 }
+
+/// A positioned reader usable from another thread.
+pub type Reader = Box<dyn FnMut(u64, &mut [u8]) -> io::Result<()> + Send>;
 
 /// A disk image file or a block device.
 #[derive(Debug)]
@@ -85,6 +93,10 @@ impl BlockDev for FileDev {
     }
     fn flush(&mut self) -> io::Result<()> {
         self.file.sync_data()
+    }
+    fn reader(&self) -> Option<Reader> {
+        let f = self.file.try_clone().ok()?;
+        Some(Box::new(move |off, buf| f.read_exact_at(buf, off)))
     }
     fn drop_cache(&mut self, off: u64, len: u64) {
         // Only clean pages are dropped, so this follows a flush.

@@ -23,7 +23,9 @@ use crate::slots::{SlotId, Slots};
 use crate::Error;
 
 /// Bytes per I/O chunk.
-pub const DEFAULT_CHUNK: usize = 4 << 20;
+pub const DEFAULT_CHUNK: usize = 2 << 20;
+/// Bytes flushed and handed to the verifier at a time.
+pub const DEFAULT_WINDOW: u64 = 64 << 20;
 /// Chunks queued per consumer thread.
 const DEPTH: usize = 2;
 
@@ -52,6 +54,9 @@ pub struct InstallOptions<'a> {
     pub force: bool,
     /// Chunk size (default [`DEFAULT_CHUNK`]).
     pub chunk_size: Option<usize>,
+    /// Bytes written between flushes when verifying behind the writer
+    /// (default [`DEFAULT_WINDOW`]).
+    pub verify_window: Option<u64>,
     /// Called with (phase, bytes done, bytes total).
     pub progress: Option<&'a (dyn Fn(&str, u64, u64) + Sync)>,
 }
@@ -232,6 +237,125 @@ fn read_file_at<'f>(
     }
 }
 
+fn flush_err(target: SlotId) -> impl FnOnce(io::Error) -> Error {
+    move |source| Error::Io {
+        context: format!("flushing {target}"),
+        source,
+    }
+}
+
+/// Streams the payload into the slot (hashing it when `h` is given) and
+/// flushes.
+#[allow(clippy::too_many_arguments)]
+fn write_pass<D: BlockDev + Send>(
+    dev: &mut D,
+    file: &File,
+    base: u64,
+    size: u64,
+    chunk: usize,
+    h: Option<&mut Sha256>,
+    target: SlotId,
+    progress: &(dyn Fn(&str, u64, u64) + Sync),
+) -> Result<(), Error> {
+    {
+        let d = &mut *dev;
+        let writer: Consumer<'_> = Box::new(move |off, b: &[u8]| {
+            d.write_at(base + off, b).map_err(|source| Error::Io {
+                context: format!("writing {target} at byte {off}"),
+                source,
+            })
+        });
+        let mut consumers = vec![writer];
+        if let Some(h) = h {
+            consumers.push(sha_consumer(h));
+        }
+        pump(
+            read_file_at(file, "payload"),
+            size,
+            chunk,
+            consumers,
+            &|d| progress("writing", d, size),
+        )?;
+    }
+    dev.flush().map_err(flush_err(target))
+}
+
+/// Like [`write_pass`], with a verifier thread re-reading each flushed
+/// window from the device; returns the SHA-256 of what it read.
+#[allow(clippy::too_many_arguments)]
+fn write_and_verify<D: BlockDev + Send>(
+    dev: &mut D,
+    mut reader: crate::dev::Reader,
+    file: &File,
+    base: u64,
+    size: u64,
+    chunk: usize,
+    window: u64,
+    h: Option<&mut Sha256>,
+    target: SlotId,
+    progress: &(dyn Fn(&str, u64, u64) + Sync),
+) -> Result<[u8; 32], Error> {
+    std::thread::scope(|scope| {
+        let (wtx, wrx) = sync_channel::<(u64, u64)>(1024);
+        let verifier = scope.spawn(move || -> Result<[u8; 32], Error> {
+            let mut vh = Sha256::new();
+            let mut buf = vec![0u8; chunk];
+            for (start, end) in wrx {
+                let mut off = start;
+                while off < end {
+                    let n = (end - off).min(chunk as u64) as usize;
+                    reader(base + off, &mut buf[..n]).map_err(|source| Error::Io {
+                        context: format!("re-reading {target} at byte {off}"),
+                        source,
+                    })?;
+                    vh.update(&buf[..n]);
+                    off += n as u64;
+                }
+            }
+            Ok(vh.finalize().into())
+        });
+        let mut flushed = 0u64;
+        let write_result = {
+            let d = &mut *dev;
+            let writer: Consumer<'_> = Box::new(move |off, b: &[u8]| {
+                d.write_at(base + off, b).map_err(|source| Error::Io {
+                    context: format!("writing {target} at byte {off}"),
+                    source,
+                })?;
+                let end = off + b.len() as u64;
+                if end - flushed >= window || end == size {
+                    d.flush().map_err(flush_err(target))?;
+                    d.drop_cache(base + flushed, end - flushed);
+                    // A closed channel means the verifier failed; its error
+                    // is reported when it is joined.
+                    let _ = wtx.send((flushed, end));
+                    flushed = end;
+                }
+                Ok(())
+            });
+            let mut consumers = vec![writer];
+            if let Some(h) = h {
+                consumers.push(sha_consumer(h));
+            }
+            pump(
+                read_file_at(file, "payload"),
+                size,
+                chunk,
+                consumers,
+                &|d| progress("writing", d, size),
+            )
+        };
+        let verified = verifier.join().unwrap_or_else(|_| {
+            Err(Error::Io {
+                context: "verifier thread".into(),
+                source: io::Error::other("panicked"),
+            })
+        });
+        write_result?;
+        verified
+    })
+}
+
 /// Installs the payload at `payload` into slot `target`.
 pub fn install<D: BlockDev + Send>(
     disk: &mut Disk<D>,
@@ -336,54 +460,64 @@ pub fn install<D: BlockDev + Send>(
     // it, which also catches a payload changed between the passes, so the
     // write pass does not hash again. Without one, the write pass hashes.
     let mut h = pre_hash.is_none().then(Sha256::new);
-    {
-        let dev = disk.dev_mut();
-        let writer: Consumer<'_> = Box::new(move |off, b: &[u8]| {
-            dev.write_at(base + off, b).map_err(|source| Error::Io {
-                context: format!("writing {target} at byte {off}"),
-                source,
-            })
-        });
-        let mut consumers = vec![writer];
-        if let Some(h) = h.as_mut() {
-            consumers.push(sha_consumer(h));
+    let window = opts
+        .verify_window
+        .unwrap_or(DEFAULT_WINDOW)
+        .max(chunk as u64);
+    let reread: [u8; 32] = match disk.dev().reader() {
+        // Verify behind the writer: every `window` bytes are flushed, dropped
+        // from the page cache and re-read by another thread while writing
+        // goes on, so the re-read costs little extra time.
+        Some(reader) => {
+            let dev = disk.dev_mut();
+            write_and_verify(
+                dev,
+                reader,
+                &file,
+                base,
+                size,
+                chunk,
+                window,
+                h.as_mut(),
+                target,
+                progress,
+            )?
         }
-        pump(
-            read_file_at(&file, "payload"),
-            size,
-            chunk,
-            consumers,
-            &|d| progress("writing", d, size),
-        )?;
-    }
-    disk.dev_mut().flush().map_err(|source| Error::Io {
-        context: format!("flushing {target}"),
-        source,
-    })?;
+        None => {
+            write_pass(
+                disk.dev_mut(),
+                &file,
+                base,
+                size,
+                chunk,
+                h.as_mut(),
+                target,
+                progress,
+            )?;
+            // Re-read from the device, not from the page cache.
+            disk.dev_mut().drop_cache(base, size);
+            let mut rh = Sha256::new();
+            let dev = disk.dev_mut();
+            pump(
+                |off, buf: &mut [u8]| {
+                    dev.read_at(base + off, buf).map_err(|source| Error::Io {
+                        context: format!("re-reading {target} at byte {off}"),
+                        source,
+                    })
+                },
+                size,
+                chunk,
+                vec![sha_consumer(&mut rh)],
+                &|d| progress("verifying", d, size),
+            )?;
+            rh.finalize().into()
+        }
+    };
     let written: [u8; 32] = match (h, pre_hash) {
         (Some(h), _) => h.finalize().into(),
         (None, Some(p)) => p,
         (None, None) => unreachable!("one of the two digests exists"),
     };
-    // Re-read from the device, not from the page cache.
-    disk.dev_mut().drop_cache(base, size);
-    let mut h = Sha256::new();
-    {
-        let dev = disk.dev_mut();
-        pump(
-            |off, buf: &mut [u8]| {
-                dev.read_at(base + off, buf).map_err(|source| Error::Io {
-                    context: format!("re-reading {target} at byte {off}"),
-                    source,
-                })
-            },
-            size,
-            chunk,
-            vec![sha_consumer(&mut h)],
-            &|d| progress("verifying", d, size),
-        )?;
-    }
-    let reread: [u8; 32] = h.finalize().into();
     if reread != written {
         let what = if pre_hash.is_some() {
             "the verified payload has (the payload changed while it was written, or the device corrupted it)"

@@ -50,6 +50,8 @@ fn verified_install_writes_and_activates() {
         require_signature: true,
         activate: true,
         chunk_size: Some(1 << 20),
+        // Several flush-and-verify windows, the last one partial.
+        verify_window: Some(1 << 20),
         ..Default::default()
     };
     let mut d = open(&img);
