@@ -416,3 +416,54 @@ pub fn booted_from_cmdline(cmdline: &str, slots: &Slots) -> Option<SlotId> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair() -> Slots {
+        let mut e = vec![0u8; 4 * 128];
+        let usr = Guid::parse(USR_TYPE).unwrap();
+        for (i, g, name) in [(2usize, USR_A_GUID, "USR-A"), (3, USR_B_GUID, "USR-B")] {
+            let o = i * 128;
+            e[o..o + 16].copy_from_slice(&usr.0);
+            e[o + 16..o + 32].copy_from_slice(&Guid::parse(g).unwrap().0);
+            for (k, u) in name.encode_utf16().enumerate() {
+                e[o + 56 + 2 * k..o + 58 + 2 * k].copy_from_slice(&u.to_le_bytes());
+            }
+        }
+        Slots::find(&e, 128).unwrap()
+    }
+
+    #[test]
+    fn booted_slot_from_kernel_command_lines() {
+        let s = pair();
+        let cases = [
+            ("root=LABEL=ROOT mount.usr=/dev/mapper/usr verity.usr=PARTUUID=7130c94a-213a-4e5a-8e26-6cce9662f132 rw", Some(SlotId::A)),
+            ("mount.usr=PARTUUID=E03DD35C-7C2D-4A47-B3FE-27F15780A57C", Some(SlotId::B)),
+            ("usr=PARTLABEL=USR-B quiet", Some(SlotId::B)),
+            ("mount.usr=/dev/disk/by-partuuid/7130c94a-213a-4e5a-8e26-6cce9662f132", Some(SlotId::A)),
+            ("mount.usr=PARTUUID=00000000-0000-0000-0000-000000000009", None),
+            ("root=PARTUUID=7130c94a-213a-4e5a-8e26-6cce9662f132", None),
+            ("", None),
+        ];
+        for (cmdline, want) in cases {
+            assert_eq!(booted_from_cmdline(cmdline, &s), want, "{cmdline}");
+        }
+    }
+
+    #[test]
+    fn priority_fifteen_is_handled_without_overflow() {
+        let s = pair();
+        let top = SlotBits {
+            priority: 15,
+            tries: 0,
+            successful: true,
+        };
+        let s = s.with(&[(SlotId::A, top)]);
+        let b = s.activate(SlotId::B).unwrap();
+        assert_eq!(b.get(SlotId::B).bits().priority, 15);
+        assert_eq!(b.get(SlotId::A).bits().priority, 14);
+        assert_eq!(b.next(), Some(SlotId::B));
+    }
+}

@@ -270,3 +270,50 @@ fn install_survives_a_crash_at_every_sector() {
     );
     println!("{tally:?}");
 }
+
+#[test]
+fn journal_of_a_change_overtaken_by_another_writer_is_discarded() {
+    if !have_sgdisk("journal_of_a_change_overtaken_by_another_writer_is_discarded") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = classic_base(dir.path());
+    let j = Journal::new(dir.path().join("j"));
+    // Crash activate after the backup is written (before the primary).
+    let mut dev = fresh.clone();
+    dev.crash_after(2);
+    let mut d = Disk::open(dev).unwrap();
+    let next = slots(&d).activate(SlotId::B).unwrap();
+    assert!(d
+        .commit(next.entries(), Some(&j), "activate USR-B")
+        .is_err());
+    let mut dev = d.into_dev();
+    dev.revive();
+    // Someone else (a repair that trusts the primary, then another change)
+    // writes a third table before we run again.
+    let mut other = Disk::open(dev).unwrap();
+    other.repair().unwrap();
+    let third = slots(&other).mark_good(SlotId::A).unwrap();
+    let third = third
+        .rollback(SlotId::A, false)
+        .unwrap()
+        .mark_bad(SlotId::B, false)
+        .unwrap();
+    let mut raw = third.entries().to_vec();
+    // Flip a foreign attribute bit so the table differs from old and new.
+    let idx = third.get(SlotId::A).index;
+    raw[idx * 128 + 48] ^= 1;
+    other.commit(&raw, None, "other writer").unwrap();
+    let mut d = Disk::open(other.into_dev()).unwrap();
+    let msg = d.recover(&j).unwrap().unwrap();
+    assert!(
+        msg.starts_with("discarded the journal of the interrupted 'activate USR-B'"),
+        "{msg}"
+    );
+    assert_eq!(
+        d.current().1,
+        raw.as_slice(),
+        "the other writer's table stays"
+    );
+    assert!(j.load().unwrap().is_none());
+}
