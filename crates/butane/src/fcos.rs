@@ -335,6 +335,7 @@ pub fn process_boot_device(cfg: &DObj, root: &mut J) {
                 files_dir: None,
                 no_compression: true,
                 diags: Vec::new(),
+                prefetched: Default::default(),
             };
             let mut clevis = J::obj(Some(lp.clone()));
             let tang = l.objs("tang");

@@ -331,6 +331,7 @@ fn run(
         files_dir: opts.files_dir.as_deref(),
         no_compression: opts.no_resource_auto_compression,
         diags: Vec::new(),
+        prefetched: Default::default(),
     };
     let mut out = tx.base_config(&cfg, spec.ignition);
     diags.append(&mut tx.diags);

@@ -4,7 +4,7 @@
 //! `ssh_authorized_keys_local`, `with_mount_unit` and `storage.trees`.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::dataurl;
 use crate::decode::{DObj, D};
@@ -25,6 +25,8 @@ pub struct Tx<'a> {
     pub files_dir: Option<&'a Path>,
     pub no_compression: bool,
     pub diags: Vec<Diag>,
+    /// Tree files read and encoded ahead of the (ordered) walk, in parallel.
+    pub prefetched: HashMap<PathBuf, (dataurl::DataUrl, bool)>,
 }
 
 impl Tx<'_> {
@@ -375,6 +377,7 @@ impl Tx<'_> {
                 file_mode: tree.int("file_mode"),
                 dir_mode: tree.int("dir_mode"),
             };
+            self.prefetch(Path::new(&src));
             self.walk(
                 &yp,
                 &mut st,
@@ -384,6 +387,7 @@ impl Tx<'_> {
                 dest,
                 &topts,
             );
+            self.prefetched.clear();
         }
         *root.obj_mut(&schema::CONFIG, "storage") = st;
     }
@@ -486,15 +490,26 @@ impl Tx<'_> {
                 files.len() - 1
             }
         };
-        let (contents, exec) = match read_with_mode(src) {
-            Ok(r) => r,
-            Err(e) => {
-                self.diags.push(Diag::err(
-                    yp,
-                    format!("open {}: {}", src.display(), local::os_msg(&e)),
-                ));
-                return;
-            }
+        let user = st.arr_at("files")[idx]
+            .get("contents")
+            .and_then(|c| c.get_str("compression"))
+            .map(str::to_string);
+        let pre = self.prefetched.remove(src);
+        let (url, exec) = match pre {
+            Some(v) if user.as_deref().is_none_or(str::is_empty) => v,
+            _ => match read_with_mode(src) {
+                Ok((contents, exec)) => (
+                    dataurl::make(&contents, user.as_deref(), !self.no_compression),
+                    exec,
+                ),
+                Err(e) => {
+                    self.diags.push(Diag::err(
+                        yp,
+                        format!("open {}: {}", src.display(), local::os_msg(&e)),
+                    ));
+                    return;
+                }
+            },
         };
         let files = st.list_mut(&schema::STORAGE, "files");
         let f = &mut files[idx];
@@ -502,12 +517,67 @@ impl Tx<'_> {
             .get("contents")
             .cloned()
             .unwrap_or_else(|| J::obj(Some(yp.clone())));
-        self.data_url(&contents, &mut res, yp);
+        res.set(
+            &schema::RESOURCE,
+            "source",
+            J::str(url.url, Some(yp.clone())),
+        );
+        if let Some(c) = url.compression {
+            res.set(
+                &schema::RESOURCE,
+                "compression",
+                J::str(c, Some(yp.clone())),
+            );
+        }
         f.set(&schema::FILE, "contents", res);
         if f.get("mode").is_none() {
             let mode = topts.file_mode.unwrap_or(if exec { 0o755 } else { 0o644 });
             f.set(&schema::FILE, "mode", J::int(mode, Some(yp.clone())));
         }
+    }
+
+    /// Reads and encodes every regular file under `dir` on a few threads,
+    /// so the ordered walk only assembles results.
+    fn prefetch(&mut self, dir: &Path) {
+        fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+            let Ok(rd) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for e in rd.filter_map(Result::ok) {
+                match e.file_type() {
+                    Ok(ft) if ft.is_dir() => collect(&e.path(), out),
+                    Ok(ft) if ft.is_file() => out.push(e.path()),
+                    _ => {}
+                }
+            }
+        }
+        let mut files = Vec::new();
+        collect(dir, &mut files);
+        let allow = !self.no_compression;
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(4);
+        let chunk = files.len().div_ceil(threads).max(1);
+        let results: Vec<Vec<(PathBuf, (dataurl::DataUrl, bool))>> = std::thread::scope(|sc| {
+            let handles: Vec<_> = files
+                .chunks(chunk)
+                .map(|part| {
+                    sc.spawn(move || {
+                        part.iter()
+                            .filter_map(|p| {
+                                let (contents, exec) = read_with_mode(p).ok()?;
+                                Some((p.clone(), (dataurl::make(&contents, None, allow), exec)))
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        self.prefetched.extend(results.into_iter().flatten());
     }
 
     fn tree_link(
