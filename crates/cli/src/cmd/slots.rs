@@ -259,6 +259,7 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
                 activate,
                 force,
                 chunk_size: None,
+                verify_window: None,
                 progress: Some(&progress),
             };
             let result = install::install(&mut disk, Some(&journal), target, &payload, &opts);
