@@ -17,6 +17,9 @@
 #   N_UNDECL_DIRS=1000
 #   N_ETC=1000           undeclared files directly in /etc, beside the kept SSH host keys
 #   METHODS="rm reignite flatcar"   which methods to run
+#   FRESH_ROOTS=1        1: a fresh image and root per method (built identically); 0: build the root
+#                        once and, between methods, only write the undeclared files again (the kept
+#                        tree, which no method may touch, is reused: saves two builds of N_KEEP files)
 #   DROP_CACHES=0        1: drop the page cache before each measurement (cold cache; affects the whole machine)
 # Targets: boot <= 0.1x rm -rf; boot + confirm <= 1.2x rm -rf; flatcar method / (boot + confirm) >= 20;
 # plan < 1 s.
@@ -31,6 +34,7 @@ N_UNDECL_DIRS=$(sc "${N_UNDECL_DIRS:-1000}" 4)
 N_ETC=$(sc "${N_ETC:-1000}")
 METHODS=${METHODS:-rm reignite flatcar}
 DROP_CACHES=${DROP_CACHES:-0}
+FRESH_ROOTS=${FRESH_ROOTS:-1}
 KEEP_PER_DIR=1000
 
 bench_init reset
@@ -39,7 +43,11 @@ echo "== reignite reset benchmark (issue 4) =="
 machine_line
 echo "reignite: $REIGNITE ($("$REIGNITE" --version 2>/dev/null || echo '?'))"
 echo "scale: $N_KEEP kept files under /var/lib/docker ($KEEP_PER_DIR per directory), $N_UNDECLARED undeclared files in $N_UNDECL_DIRS directories under /opt /srv /home /var/lib, $N_ETC undeclared files in /etc beside kept SSH host keys"
-echo "filesystem: ext4 on a fresh loop-mounted sparse image per method; /usr is a separate (tmpfs) mount as on Flatcar"
+if [ "$FRESH_ROOTS" = 1 ]; then
+	echo "filesystem: ext4 on a fresh loop-mounted sparse image per method, root built identically each time; /usr is a separate (tmpfs) mount as on Flatcar"
+else
+	echo "filesystem: ext4 on one loop-mounted sparse image; root built once, undeclared files rewritten before each method (FRESH_ROOTS=0); /usr is a separate (tmpfs) mount as on Flatcar"
+fi
 
 W=$BENCH_TMP/work
 mkdir -p "$W"
@@ -71,7 +79,9 @@ cat >"$W/gen.py" <<'EOF'
 import os, sys
 root, n_keep, per_dir, n_und, n_udirs, n_etc = sys.argv[1], *map(int, sys.argv[2:7])
 O = os.O_CREAT | os.O_WRONLY | os.O_EXCL
-def mk(path, data=b""):
+def mk(path, data=b"", skip_existing=False):
+    if skip_existing and os.path.lexists(path):
+        return
     fd = os.open(path, O, 0o644)
     if data:
         os.write(fd, data)
@@ -89,12 +99,12 @@ if what in ("all", "base"):
                  ("etc/machine-id", b"0123456789abcdef0123456789abcdef\n"),
                  ("etc/hostname", b"localhost\n"),
                  ("var/log/messages", b"boot\n")):
-        mk(f"{root}/{f}", c)
+        mk(f"{root}/{f}", c, True)
     for k in ("rsa", "ecdsa", "ed25519"):
-        mk(f"{root}/etc/ssh/ssh_host_{k}_key", b"PRIVATE KEY " + k.encode() + b"\n")
-        mk(f"{root}/etc/ssh/ssh_host_{k}_key.pub", b"PUBLIC KEY " + k.encode() + b"\n")
-    mk(f"{root}/etc/ssh/sshd_config", b"# undeclared sshd config\n")
-if what in ("all", "data"):
+        mk(f"{root}/etc/ssh/ssh_host_{k}_key", b"PRIVATE KEY " + k.encode() + b"\n", True)
+        mk(f"{root}/etc/ssh/ssh_host_{k}_key.pub", b"PUBLIC KEY " + k.encode() + b"\n", True)
+    mk(f"{root}/etc/ssh/sshd_config", b"# undeclared sshd config\n", True)
+if what in ("all", "data", "kept"):
     # the kept tree: docker layers, empty files (never touched by any method)
     left, d = n_keep, 0
     while left > 0:
@@ -104,6 +114,7 @@ if what in ("all", "data"):
             mk(f"{p}/f{i:04d}")
         left -= per_dir
         d += 1
+if what in ("all", "data", "undeclared"):
     # undeclared: n_udirs directories spread over /opt, /srv, /home, /var/lib, 64 bytes per file
     body = b"x" * 63 + b"\n"
     tops = ("opt", "srv", "home", "var/lib")
@@ -136,6 +147,35 @@ build_root() {
 	sync
 	printf '  setup: root built in %.1f s (generation 1 applied by reignite, then %d kept + %d undeclared files written, synced)\n' \
 		"$(calc "($(now_ns) - $t0) / 1e9")" "$N_KEEP" "$((N_UNDECLARED + N_ETC))"
+}
+
+# refill_root: for FRESH_ROOTS=0, puts back what the previous method removed (the
+# undeclared files, and the image's base files a reset removed) on the same root; the
+# kept tree, built once, is identical for every method since none may touch it.
+refill_root() {
+	local t0
+	t0=$(now_ns)
+	python3 "$W/gen.py" "$R" "$N_KEEP" "$KEEP_PER_DIR" "$N_UNDECLARED" "$N_UNDECL_DIRS" "$N_ETC" base
+	python3 "$W/gen.py" "$R" "$N_KEEP" "$KEEP_PER_DIR" "$N_UNDECLARED" "$N_UNDECL_DIRS" "$N_ETC" undeclared
+	sync
+	printf '  setup: same root, %d undeclared files written again in %.1f s, synced (kept tree reused)\n' \
+		"$((N_UNDECLARED + N_ETC))" "$(calc "($(now_ns) - $t0) / 1e9")"
+}
+
+# root_for METHOD: a fresh image and root (FRESH_ROOTS=1), or the shared one.
+MNT=
+root_for() {
+	if [ "$FRESH_ROOTS" = 1 ] || [ -z "$MNT" ]; then
+		new_image "$1"; MNT=$EXT4_MNT
+		build_root "$MNT"
+	else
+		refill_root
+	fi
+}
+root_done() {
+	if [ "$FRESH_ROOTS" = 1 ]; then
+		umount "$R/usr"; bench_umount "$MNT"; MNT=
+	fi
 }
 
 # The undeclared files this benchmark created (what `rm -rf` removes in method A).
@@ -172,8 +212,7 @@ RM_S= RMSYNC_S= BOOT_S= STAGE_S= CONFIRM_S= PLAN_S= FLATCAR_S= PLAN2_S=
 if [[ " $METHODS " == *" rm "* ]]; then
 	echo
 	echo "-- A: rm -rf of the undeclared files alone --"
-	new_image a; MNT=$EXT4_MNT
-	build_root "$MNT"
+	root_for a
 	mapfile -t U < <(undeclared_paths "$R")
 	settle
 	time_only "$W/rm" rm -rf -- "${U[@]}" || die "rm -rf failed"
@@ -181,15 +220,14 @@ if [[ " $METHODS " == *" rm "* ]]; then
 	time_only "$W/rm-sync" sync
 	RMSYNC_S=$MEAS_S
 	printf '  rm -rf %d paths (%d files): %.3f s (+ sync afterwards %.3f s)\n' "${#U[@]}" "$((N_UNDECLARED + N_ETC))" "$RM_S" "$RMSYNC_S"
-	umount "$R/usr"; bench_umount "$MNT"
+	root_done
 fi
 
 # --- B: reignite -------------------------------------------------------------------
 if [[ " $METHODS " == *" reignite "* ]]; then
 	echo
 	echo "-- B: reignite plan / reset / boot / confirm --"
-	new_image b; MNT=$EXT4_MNT
-	build_root "$MNT"
+	root_for b
 	settle
 	time_only "$W/plan" "$REIGNITE" plan --root "$R" --format json -o "$W/plan.json" "$W/gen2.ign" || die "reignite plan failed"
 	PLAN_S=$MEAS_S
@@ -231,15 +269,14 @@ EOF
 	left=$(find "$R/.reignite-trash" -mindepth 1 2>/dev/null | wc -l)
 	printf '  reignite confirm (purges the trash): %.3f s; %d entries left in the trash\n' "$CONFIRM_S" "$left"
 	"$REIGNITE" status --root "$R" >"$W/status.log" 2>&1 && sed 's/^/  status: /' "$W/status.log" | head -n 6
-	umount "$R/usr"; bench_umount "$MNT"
+	root_done
 fi
 
 # --- C: flatcar-reset's method -------------------------------------------------------
 if [[ " $METHODS " == *" flatcar "* ]]; then
 	echo
 	echo "-- C: flatcar-reset's method (find -xdev -depth -not -regex, one rm/rmdir per entry) --"
-	new_image c; MNT=$EXT4_MNT
-	build_root "$MNT"
+	root_for c
 	# flatcar-reset --keep-paths /var/lib/docker '/etc/ssh/ssh_host_.*' writes this ERE; the
 	# initramfs runs find inside the chroot, here the paths carry the root's prefix instead.
 	KEEP_RE='(/var/lib/docker/.*|/var/lib/docker|/etc/ssh/ssh_host_.*|/flatcar-backup|/flatcar-backup/.*|/selective-os-reset)'
@@ -263,7 +300,7 @@ EOF
 	FLATCAR_S=$MEAS_S
 	check_kept "$R" "flatcar-reset method"
 	printf '  find + rm/rmdir per entry: %.3f s\n' "$FLATCAR_S"
-	umount "$R/usr"; bench_umount "$MNT"
+	root_done
 fi
 
 # --- summary -------------------------------------------------------------------------
