@@ -190,9 +190,10 @@ settle() {
 }
 
 new_image() {
-	# inodes: kept + undeclared + directories + slack
-	bench_ext4 "$1" "${IMG_SIZE:-$(( (N_UNDECLARED + N_ETC) * 4 / 1024 + N_KEEP / 1000 + 2048 ))M}" \
-		-N "$(( N_KEEP + N_UNDECLARED + N_ETC + N_KEEP / KEEP_PER_DIR + N_UNDECL_DIRS + 100000 ))"
+	# inodes: kept + undeclared + directories + slack; size: one 4 KiB data block per
+	# undeclared file, room for the inode tables (256 B per inode) and plenty of slack (sparse).
+	local inodes=$(( N_KEEP + N_UNDECLARED + N_ETC + N_KEEP / KEEP_PER_DIR + N_UNDECL_DIRS + 100000 ))
+	bench_ext4 "$1" "${IMG_SIZE:-$(( (N_UNDECLARED + N_ETC) * 4 / 1024 + inodes * 4 / 1024 + 2048 ))M}" -N "$inodes"
 }
 
 check_kept() {
