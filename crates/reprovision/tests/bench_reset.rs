@@ -153,12 +153,11 @@ fn bench_reset_vs_rm_and_flatcar() {
 
     let cdir = mk();
     build(cdir.path(), kept, undeclared);
-    let marker = std::fs::read_to_string(cdir.path().join("selective-os-reset")).unwrap();
-    let marker = marker.trim().replacen(
-        "(/flatcar-backup",
-        "(/var/lib/reignite|/var/lib/reignite/.*|/usr|/usr/.*|/flatcar-backup",
-        1,
-    );
+    // flatcar-reset's regex for the same keep-set (`-K /var/lib/docker
+    // '/etc/ssh/ssh_host_.*'`), plus what its walk skips (`/usr`) and
+    // reignite's state, which the reset keeps too.
+    let marker = "(/var/lib/docker/.*|/var/lib/docker|/etc/ssh/ssh_host_.*|/var/lib/reignite/.*|/var/lib/reignite|\
+                  /usr/.*|/usr|/flatcar-backup|/flatcar-backup/.*|/selective-os-reset)";
     let script = format!(
         "find . -xdev -depth -regextype egrep -not -regex '\\.{marker}' -not -path . -print0 | \
          while IFS= read -r -d '' p; do if [ -d \"$p\" ] && [ ! -L \"$p\" ]; then rmdir \"$p\" 2>/dev/null; else rm -f \"$p\"; fi; done"
