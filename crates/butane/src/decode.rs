@@ -318,7 +318,10 @@ impl Decoder {
 /// go-yaml's implicit tag of a scalar, for error messages.
 pub fn resolve_tag(n: &Node) -> String {
     let Kind::Scalar { value, style, tag } = &n.kind else {
-        return "!!map".into();
+        return match n.kind {
+            Kind::Seq(_) => "!!seq".into(),
+            _ => "!!map".into(),
+        };
     };
     if let Some(t) = tag {
         return t.clone();

@@ -426,6 +426,10 @@ fn yaml_errors_read_like_go_yaml() {
     );
     assert_eq!(err("version: 1.0.0\n").0, Error::NoVariant);
     assert_eq!(
+        err("- variant\n").0.to_string(),
+        "Error unmarshaling yaml: yaml: unmarshal errors:\n  line 1: cannot unmarshal !!seq into config.commonFields"
+    );
+    assert_eq!(
         err("variant: rhcos\nversion: 0.1.0\n").0,
         Error::RhcosRemoved
     );
