@@ -394,7 +394,17 @@ pub fn boot(
     trash.set_phase(&mut j, Phase::Provisioning)?;
     let result = restore_factory(root, &opts.factory).and_then(|_| {
         failpoint::hit("boot::apply")?;
-        prov.apply(root, &canonical).map_err(BootError::ApplyFailed)
+        prov.apply(root, &canonical)
+            .and_then(|mut m| {
+                // With the machine ID kept there is no systemd first boot to
+                // apply the presets: apply them here.
+                if keep_machine_id {
+                    crate::enable::apply_enablement(root, &mut m)
+                        .map_err(|e| format!("enabling units: {e}"))?;
+                }
+                Ok(m)
+            })
+            .map_err(BootError::ApplyFailed)
     });
     let manifest = match result {
         Ok(m) => m,

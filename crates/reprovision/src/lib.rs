@@ -2,6 +2,7 @@
 //! staging, boot-time execution, trash and rollback.
 
 pub mod boot;
+pub mod enable;
 pub mod failpoint;
 pub mod generations;
 pub mod keep;

@@ -261,7 +261,14 @@ pub fn switch(
         })
         .and_then(|_| {
             failpoint::hit("switch::apply")?;
-            prov.apply(root, &canonical).map_err(BootError::ApplyFailed)
+            // No first boot on a live switch: apply the presets here.
+            prov.apply(root, &canonical)
+                .and_then(|mut m| {
+                    crate::enable::apply_enablement(root, &mut m)
+                        .map_err(|e| format!("enabling units: {e}"))?;
+                    Ok(m)
+                })
+                .map_err(BootError::ApplyFailed)
         });
     let manifest = match result {
         Ok(m) => m,
