@@ -14,6 +14,7 @@ use crate::case::{self, Case, Expect, Known};
 use crate::compare::{self, Difference, Excused};
 use crate::exceptions;
 use crate::ignition::{self, Outcome};
+use crate::report::{self, ReportComparison};
 use crate::tree::Tree;
 
 /// The two engines and the environment they share.
@@ -170,6 +171,12 @@ impl Harness {
             });
         }
         all.extend(cmp.differences);
+        let mut excused = cmp.excused;
+        match report::compare(&ign.log, &rei.log) {
+            ReportComparison::Same => {}
+            ReportComparison::Excused(e) => excused.push(e),
+            ReportComparison::Differs(d) => all.push(d),
+        }
         let (mut differences, mut known) = (Vec::new(), Vec::new());
         for d in all {
             let line = d.to_string();
@@ -189,7 +196,7 @@ impl Harness {
             ignition: ign,
             reignite: rei,
             differences,
-            excused: cmp.excused,
+            excused,
             known,
             stale_known,
             problems,

@@ -6,6 +6,7 @@
 //! stages ([`ignition`]) on one and `reignite apply --root` on the other,
 //! snapshots both ([`tree`]) and compares them completely ([`compare`]): every
 //! path, type, content, mode, owner, symlink target and hard-link grouping.
+//! The validation reports both print are compared entry by entry ([`report`]).
 //! The only differences tolerated are listed, with their reasons, in
 //! [`exceptions`] (global) or in the case file itself (`known`).
 
@@ -15,6 +16,7 @@ pub mod exceptions;
 pub mod harness;
 pub mod ignition;
 pub mod passwd;
+pub mod report;
 pub mod tree;
 
 /// True when the process runs with effective uid 0.
