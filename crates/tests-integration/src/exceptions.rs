@@ -55,7 +55,8 @@ pub const REPORT_WORDING: Exception = Exception {
     id: "report-wording",
     reason: "report entries equal once 2.14's wording is updated to upstream's current one: \
              `Unused key` became `unused key`, and the special-bits warning now reads \
-             `not supported or functional in spec versions older than 3.6.0`",
+             `not supported or functional in spec versions older than 3.6.0`; 2.14 lists unused \
+             keys in Go map order, so those warnings are compared as a sorted list",
 };
 
 /// Every global exception, for the summary.
