@@ -15,7 +15,7 @@ mod input;
 /// diagnostics to stderr. Human output is not meant for parsing: use
 /// `--format json` where offered.
 #[derive(Debug, Parser)]
-#[command(name = "reignite", version, help_expected = true)]
+#[command(name = "reignite", version, help_expected = true, max_term_width = 80)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

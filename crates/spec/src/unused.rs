@@ -97,7 +97,7 @@ impl Walker<'_> {
                         Entry::warning(
                             path.clone(),
                             format!(
-                                "context tree does not match content tree at {path}. Line and column reporting may be inconsistent. Unused keys may not be reported"
+                                "context tree does not match content tree at {path}. Line and column reporting may be inconsistent. Unused keys may not be reported."
                             ),
                         ),
                         n.start,

@@ -87,13 +87,13 @@ fn bad_input_messages_like_ignition() {
         ),
         (
             r#"{"ignition":{"version":"3.3.0"},"storage":null}"#,
-            &["warning at $.storage, line 1 col 43: context tree does not match content tree at $.storage. Line and column reporting may be inconsistent. Unused keys may not be reported"],
+            &["warning at $.storage, line 1 col 43: context tree does not match content tree at $.storage. Line and column reporting may be inconsistent. Unused keys may not be reported."],
         ),
         (
             r#"{"ignition":{"version":"3.3.0"},"storage":{"files":[null]}}"#,
             &[
                 "error at $.storage.files.0.path, line 1 col 53: path not specified",
-                "warning at $.storage.files.0, line 1 col 53: context tree does not match content tree at $.storage.files.0. Line and column reporting may be inconsistent. Unused keys may not be reported",
+                "warning at $.storage.files.0, line 1 col 53: context tree does not match content tree at $.storage.files.0. Line and column reporting may be inconsistent. Unused keys may not be reported.",
             ],
         ),
         (

@@ -59,8 +59,6 @@ fn all_command_paths() -> Vec<Vec<String>> {
 }
 
 #[test]
-#[ignore = "known failure: without a terminal clap wraps help at 100 columns; crates/cli \
-            should set max_term_width(80) (run with --ignored to see every offending line)"]
 fn every_help_fits_in_80_columns() {
     let paths = all_command_paths();
     assert!(
