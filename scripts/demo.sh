@@ -29,11 +29,21 @@ step "apply the same config again: a no-op"
 "$bin" apply --root "$root" examples/webserver-v1.ign
 
 mkdir -p "$root/var/lib/www" && echo "<h1>data</h1>" > "$root/var/lib/www/index.html"
-step "plan the move to generation 2"
-"$bin" plan --root "$root" examples/webserver-v2.ign
+step "plan the live move to generation 2 (what switch will do, with reasons)"
+"$bin" plan --switch --root "$root" examples/webserver-v2.ign
 
 step "switch to generation 2 live"
 "$bin" switch --root "$root" examples/webserver-v2.ign
 "$bin" status --root "$root"
+
+step "edit a managed file by hand, then look for drift"
+echo "web-drifted" > "$root/etc/hostname"
+"$bin" drift --root "$root" || true
+
+step "roll back to generation 1"
+"$bin" rollback --root "$root"
+"$bin" status --root "$root"
+test -f "$root/etc/nginx/site.conf" && echo "generation 1's /etc/nginx/site.conf is back"
+test -f "$root/var/lib/www/index.html" && echo "kept data /var/lib/www/index.html survived every step"
 echo
 echo "== demo finished; the scratch root is at $root"
