@@ -304,6 +304,7 @@ fn provision_inner(
         accounts: None,
         recorded_parents: Default::default(),
         scanned_dirs: Default::default(),
+        dir_cache: None,
         now,
     };
     passwd::run(&mut ctx, &config.passwd)?;

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::rc::Rc;
 
 use reignite_spec::Resource;
 use reignite_sysutil::{Durability, WriteOptions};
@@ -142,6 +143,9 @@ pub(crate) struct Journal {
     /// fdatasync after every line (with per-file durability), so an intent
     /// is on disk before the rename it announces.
     pub sync: bool,
+    /// Lines noted with [`Journal::defer`], written together with the next
+    /// appended line.
+    pub pending: Vec<u8>,
 }
 
 impl Journal {
@@ -167,13 +171,25 @@ impl Journal {
         j
     }
 
+    /// Notes `e` to be written with the next [`Journal::append`], in the same
+    /// write. Only for an entry whose node cannot appear before that append
+    /// (a file created by [`Ctx::write_file`], whose intent line precedes
+    /// the rename); if that append never happens, neither did the node.
+    pub fn defer(&mut self, e: &JournalEntry) {
+        if self.file.is_some() {
+            serde_json::to_writer(&mut self.pending, e).expect("journal entry serialises");
+            self.pending.push(b'\n');
+        }
+    }
+
     /// Appends to the journal file. `created`/`intents` keep describing the
     /// *earlier* attempt only.
     pub fn append(&mut self, e: &JournalEntry) -> Result<(), ApplyError> {
         if let Some(f) = &mut self.file {
-            let mut line = serde_json::to_string(e).expect("journal entry serialises");
-            line.push('\n');
-            f.write_all(line.as_bytes())
+            let mut line = std::mem::take(&mut self.pending);
+            serde_json::to_writer(&mut line, e).expect("journal entry serialises");
+            line.push(b'\n');
+            f.write_all(&line)
                 .ctx(|| "appending to the apply journal".to_string())?;
             if self.sync {
                 f.sync_data()
@@ -258,6 +274,11 @@ pub(crate) struct Ctx<'a> {
     pub scanned_dirs: std::collections::HashSet<String>,
     /// Seconds since the epoch, for shadow's last-change field and the result file.
     pub now: i64,
+    /// The last parent directory opened for a node, reused by the next
+    /// lookups of the same node (and of its siblings). `Some` only while the
+    /// files stage runs (`Some((None, _))` = enabled, empty); emptied before
+    /// anything is removed, so it never names a replaced directory.
+    pub dir_cache: Option<(Option<String>, Option<Rc<OwnedFd>>)>,
 }
 
 impl Ctx<'_> {
@@ -298,6 +319,67 @@ impl Ctx<'_> {
         self.journal.append(&JournalEntry::Created {
             what: what.to_string(),
         })
+    }
+
+    /// [`Ctx::note_created`] for a file about to be written by
+    /// [`Ctx::write_file`]: the line goes out in the same write as the
+    /// file's intent line, still before the file appears.
+    pub fn note_created_for_write(&mut self, what: &str) {
+        self.journal.defer(&JournalEntry::Created {
+            what: what.to_string(),
+        });
+    }
+
+    /// Starts (`true`) or ends (`false`) reusing parent directory
+    /// descriptors; see [`Ctx::dir_cache`].
+    pub fn cache_dirs(&mut self, on: bool) {
+        self.dir_cache = on.then_some((None, None));
+    }
+
+    /// Forgets the cached directory (before anything is removed).
+    pub fn forget_dirs(&mut self) {
+        if let Some(c) = &mut self.dir_cache {
+            *c = (None, None);
+        }
+    }
+
+    fn cached_dir(&self, dir: &str) -> Option<Rc<OwnedFd>> {
+        match &self.dir_cache {
+            Some((Some(d), Some(fd))) if d == dir => Some(Rc::clone(fd)),
+            _ => None,
+        }
+    }
+
+    fn remember_dir(&mut self, dir: &str, fd: &Rc<OwnedFd>) {
+        if let Some(c) = &mut self.dir_cache {
+            *c = (Some(dir.to_string()), Some(Rc::clone(fd)));
+        }
+    }
+
+    /// [`Root::lstat`], through the cached parent directory.
+    pub fn lstat(&mut self, path: &str) -> io::Result<Option<rustix::fs::Stat>> {
+        if self.dir_cache.is_none() || path == "/" {
+            return self.root.lstat(path);
+        }
+        let (parent, name) = split_parent(path);
+        let dir = match self.cached_dir(parent) {
+            Some(d) => d,
+            None => match self.root.open_dir(parent) {
+                Ok(d) => {
+                    let d = Rc::new(d);
+                    self.remember_dir(parent, &d);
+                    d
+                }
+                Err(e)
+                    if e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error())
+                        || e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) =>
+                {
+                    return Ok(None)
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        crate::root::lstat_at(dir.as_fd(), name)
     }
 
     /// Creates the parent directories of `path` (resolved) as needed, records
@@ -387,7 +469,16 @@ impl Ctx<'_> {
         opts: WriteOptions,
         fill: &mut dyn FnMut(&mut dyn Write) -> Result<(), ApplyError>,
     ) -> Result<(String, u64), ApplyError> {
-        let dir = self.ensure_parent(path)?;
+        let parent = split_parent(path).0;
+        let dir = match self.cached_dir(parent) {
+            // Exists; nothing to create or to note for a resumed apply.
+            Some(d) if self.journal.created.is_empty() => d,
+            _ => {
+                let d = Rc::new(self.ensure_parent(path)?);
+                self.remember_dir(parent, &d);
+                d
+            }
+        };
         if self.journal.resumed() {
             self.remove_stale_temps(split_parent(path).0, &dir)?;
         }
@@ -438,7 +529,6 @@ impl Ctx<'_> {
         content: Option<(String, u64)>,
     ) -> Result<(), ApplyError> {
         let st = self
-            .root
             .lstat(path)
             .ctx(|| format!("inspecting {path}"))?
             .ok_or_else(|| ApplyError::Io {

@@ -85,9 +85,12 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, cfg: &Config) -> Result<(), ApplyError> {
         .map(Entry::Dir)
         .chain(cfg.storage.files.iter().map(Entry::File))
         .chain(cfg.storage.links.iter().map(Entry::Link));
+    // Nothing is written while the entries are resolved, so lookups of shared
+    // parent directories are done once.
+    let mut cache = crate::root::ResolveCache::default();
     for e in all {
         let path = &e.node().path;
-        let resolved = ctx.root.resolve(path)?;
+        let resolved = ctx.root.resolve_cached(path, &mut cache)?;
         if let Some(other) = seen.get(&resolved) {
             return Err(ApplyError::Conflict(format!(
                 "{} at {path} resolved to {resolved} after symlink chasing, but another entry with path {other} also resolves there",
@@ -100,10 +103,24 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, cfg: &Config) -> Result<(), ApplyError> {
             e => ordered.push((depth(&resolved), resolved, e)),
         }
     }
+    drop(cache);
     ordered.sort_by_key(|(d, _, _)| *d);
+    ctx.cache_dirs(true);
+    let r = create_all(ctx, ordered, hard);
+    ctx.cache_dirs(false);
+    r
+}
+
+/// Creates the sorted nodes, then the hard links.
+fn create_all(
+    ctx: &mut Ctx<'_>,
+    ordered: Vec<(usize, String, Entry<'_>)>,
+    hard: Vec<(String, Entry<'_>)>,
+) -> Result<(), ApplyError> {
     for (resolved, e) in ordered.into_iter().map(|(_, r, e)| (r, e)).chain(hard) {
         if e.node().overwrite == Some(true) {
             ctx.commit_point()?;
+            ctx.forget_dirs();
             ctx.root
                 .remove_all(&resolved)
                 .ctx(|| format!("error removing existing file {}", e.node().path))?;
@@ -223,7 +240,6 @@ fn file(ctx: &mut Ctx<'_>, f: &File, resolved: &str) -> Result<(), ApplyError> {
     }
     let path = &f.node.path;
     let st = ctx
-        .root
         .lstat(resolved)
         .ctx(|| format!("stat() failed on {path}"))?;
     let has_source = f.contents.source.is_some();
@@ -312,7 +328,7 @@ fn file(ctx: &mut Ctx<'_>, f: &File, resolved: &str) -> Result<(), ApplyError> {
     };
     let created = st.is_none() || ctx.created_before(resolved);
     if st.is_none() {
-        ctx.note_created(resolved)?;
+        ctx.note_created_for_write(resolved);
     }
     let contents = f.contents.clone();
     let appends = f.append.clone();

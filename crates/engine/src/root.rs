@@ -22,6 +22,22 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Stat};
 /// Symlinks followed while resolving one path before giving up (as the kernel).
 const MAX_SYMLINKS: usize = 40;
 
+/// What an intermediate path component is, for resolution.
+#[derive(Debug, Clone)]
+enum Lookup {
+    /// Does not exist (nor does anything below it).
+    Missing,
+    /// Exists and is not a symlink.
+    Other,
+    /// A symlink with this (UTF-8) target.
+    Symlink(String),
+}
+
+/// Remembered lookups of [`Root::resolve_cached`], valid while the root is
+/// not modified.
+#[derive(Debug, Default)]
+pub struct ResolveCache(std::collections::HashMap<String, Lookup>);
+
 /// The target root.
 #[derive(Debug)]
 pub struct Root {
@@ -145,6 +161,27 @@ impl Root {
     /// absolute in-root path. Missing components are fine (they will be
     /// created).
     pub fn resolve(&self, path: &str) -> Result<String, ResolveError> {
+        self.resolve_with(path, None)
+    }
+
+    /// [`Root::resolve`] for a batch of paths resolved while nothing in the
+    /// root changes: what each intermediate prefix is (symlink target, or
+    /// not a symlink) is remembered in `cache`, and components below a
+    /// missing prefix are known to be missing without a lookup. The cache
+    /// must be dropped as soon as the root is modified.
+    pub fn resolve_cached(
+        &self,
+        path: &str,
+        cache: &mut ResolveCache,
+    ) -> Result<String, ResolveError> {
+        self.resolve_with(path, Some(cache))
+    }
+
+    fn resolve_with(
+        &self,
+        path: &str,
+        mut cache: Option<&mut ResolveCache>,
+    ) -> Result<String, ResolveError> {
         let mut queue: Vec<String> = clean(path)
             .split('/')
             .filter(|c| !c.is_empty())
@@ -166,37 +203,31 @@ impl Root {
                 resolved.push(c);
                 break;
             }
-            let candidate = format!("{}/{}", resolved.join("/"), c);
+            let parent_key = resolved.join("/");
+            let candidate = format!("{parent_key}/{c}");
             let candidate = candidate.trim_start_matches('/');
-            // `resolved` holds only components known not to be symlinks, so
-            // a plain *at lookup relative to the root fd sees the same node
-            // the kernel would under RESOLVE_IN_ROOT.
-            let st = match rustix::fs::statat(&self.fd, candidate, AtFlags::SYMLINK_NOFOLLOW) {
-                Ok(st) => Some(st),
-                Err(rustix::io::Errno::NOENT) | Err(rustix::io::Errno::NOTDIR) => None,
-                Err(e) => {
-                    return Err(ResolveError::Io {
-                        path: path.to_string(),
-                        source: e.into(),
-                    })
+            let known = cache.as_deref().and_then(|m| {
+                m.0.get(candidate).cloned().or_else(|| {
+                    // Below a missing directory everything is missing.
+                    matches!(m.0.get(parent_key.as_str()), Some(Lookup::Missing))
+                        .then_some(Lookup::Missing)
+                })
+            });
+            let lookup = match known {
+                Some(l) => l,
+                None => {
+                    let l = self.lookup(path, candidate)?;
+                    if let Some(m) = cache.as_deref_mut() {
+                        m.0.insert(candidate.to_string(), l.clone());
+                    }
+                    l
                 }
             };
-            if st.is_some_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink) {
+            if let Lookup::Symlink(target) = lookup {
                 links += 1;
                 if links > MAX_SYMLINKS {
                     return Err(ResolveError::Loop(path.to_string()));
                 }
-                let target =
-                    rustix::fs::readlinkat(&self.fd, candidate, Vec::new()).map_err(|e| {
-                        ResolveError::Io {
-                            path: path.to_string(),
-                            source: e.into(),
-                        }
-                    })?;
-                let target = target.into_string().map_err(|_| ResolveError::NotUtf8 {
-                    path: path.to_string(),
-                    link: format!("/{candidate}"),
-                })?;
                 if target.starts_with('/') {
                     resolved.clear();
                 }
@@ -208,6 +239,40 @@ impl Root {
             }
         }
         Ok(format!("/{}", resolved.join("/")))
+    }
+
+    /// What the in-root prefix `candidate` (relative, made of components
+    /// known not to be symlinks) is, for [`Root::resolve`].
+    fn lookup(&self, path: &str, candidate: &str) -> Result<Lookup, ResolveError> {
+        // `candidate`'s parents are known not to be symlinks, so a plain *at
+        // lookup relative to the root fd sees the same node the kernel would
+        // under RESOLVE_IN_ROOT.
+        let st = match rustix::fs::statat(&self.fd, candidate, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(rustix::io::Errno::NOENT) | Err(rustix::io::Errno::NOTDIR) => {
+                return Ok(Lookup::Missing)
+            }
+            Err(e) => {
+                return Err(ResolveError::Io {
+                    path: path.to_string(),
+                    source: e.into(),
+                })
+            }
+        };
+        if FileType::from_raw_mode(st.st_mode) != FileType::Symlink {
+            return Ok(Lookup::Other);
+        }
+        let target = rustix::fs::readlinkat(&self.fd, candidate, Vec::new()).map_err(|e| {
+            ResolveError::Io {
+                path: path.to_string(),
+                source: e.into(),
+            }
+        })?;
+        let target = target.into_string().map_err(|_| ResolveError::NotUtf8 {
+            path: path.to_string(),
+            link: format!("/{candidate}"),
+        })?;
+        Ok(Lookup::Symlink(target))
     }
 
     /// Opens an existing directory (resolved path) confined to the root.
@@ -261,6 +326,17 @@ impl Root {
     /// directories created, outermost first. Refuses to traverse a symlink
     /// (the resolved path has none unless the root changed under us).
     pub fn mkdir_all(&self, dir: &str, mode: u32) -> io::Result<(OwnedFd, Vec<String>)> {
+        // Usually the directory exists already: one lookup with the same
+        // restrictions as the walk below (beneath the root, no symlinks).
+        if let Ok(fd) = rustix::fs::openat2(
+            &self.fd,
+            rel(dir),
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
+        ) {
+            return Ok((fd, Vec::new()));
+        }
         let mut created = Vec::new();
         let mut cur = rustix::io::dup(&self.fd)?;
         let mut prefix = String::new();

@@ -88,6 +88,20 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// interrupted run are recognisable.
 pub const TEMP_PREFIX: &str = ".reignite-tmp-";
 
+/// The process id, asked of the kernel once (it is part of every temporary
+/// name). Names stay unique in practice through the counter and the
+/// nanoseconds; `O_EXCL` guarantees nothing is ever clobbered.
+fn pid() -> u32 {
+    static PID: AtomicU64 = AtomicU64::new(0);
+    let cached = PID.load(Ordering::Relaxed);
+    if cached != 0 {
+        return cached as u32;
+    }
+    let p = std::process::id();
+    PID.store(u64::from(p), Ordering::Relaxed);
+    p
+}
+
 fn temp_name(target: &OsStr) -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
@@ -102,7 +116,7 @@ fn temp_name(target: &OsStr) -> String {
         .filter(|c| *c != '/')
         .take(64)
         .collect();
-    format!("{TEMP_PREFIX}{stem}-{}-{n}-{nanos:x}", std::process::id())
+    format!("{TEMP_PREFIX}{stem}-{}-{n}-{nanos:x}", pid())
 }
 
 /// Atomically replaces `name` in directory `dir` with a file whose contents
