@@ -19,28 +19,28 @@ pub struct Args {
     /// Factory tree with the image defaults, relative to the root.
     #[arg(long, value_name = "DIR", default_value = "usr/share/factory")]
     pub factory: String,
-    /// Use this config instead of the staged one.
+    /// Use this config (Ignition JSON or Butane YAML) instead of the staged one.
     #[arg(long, value_name = "CONFIG")]
     pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub butane: crate::input::ButaneArgs,
 }
 
-/// Reads a config file (`-` = stdin).
-pub(crate) fn read_config(path: &Path) -> Result<Vec<u8>> {
-    if path.as_os_str() == "-" {
-        let mut b = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)
-            .context("reading the config from standard input")?;
-        return Ok(b);
-    }
-    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+/// Reads a config file (`-` = stdin) as Ignition JSON; Butane YAML is
+/// translated (see [`crate::input`]).
+pub(crate) fn read_config(path: &Path, butane: &crate::input::ButaneArgs) -> Result<Vec<u8>> {
+    Ok(crate::input::read_config(path, butane)?.ignition)
 }
 
 /// Assembles and validates a config (fetch stage, no root touched) and
 /// returns it with its canonical JSON.
 pub(crate) fn validate_config(bytes: &[u8]) -> Result<(reignite_spec::Config, Vec<u8>)> {
     let opts = reignite_fetch::AssembleOptions::default();
-    let assembled =
-        reignite_fetch::assemble(bytes, None, None, &opts).context("validating the new config")?;
+    let input = crate::input::ConfigInput {
+        name: "the new config".to_string(),
+        ignition: bytes.to_vec(),
+    };
+    let assembled = crate::input::assemble(&input, None, None, &opts)?;
     let (json, _) = reignite_engine::canonical_config(&assembled.config);
     Ok((assembled.config, json.into_bytes()))
 }
@@ -139,7 +139,11 @@ impl Provisioner for EngineProvisioner {
 /// Runs `reignite boot`.
 pub fn run(args: Args) -> Result<i32> {
     recover_hold(&args.root)?;
-    let config = args.config.as_deref().map(read_config).transpose()?;
+    let config = args
+        .config
+        .as_deref()
+        .map(|p| read_config(p, &args.butane))
+        .transpose()?;
     let opts = BootOptions {
         factory: args.factory.clone(),
         config,

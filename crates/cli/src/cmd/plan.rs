@@ -40,7 +40,9 @@ pub struct Args {
     /// Write the JSON plan here too (for `reset --plan FILE`).
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// The new config.
+    #[command(flatten)]
+    pub butane: crate::input::ButaneArgs,
+    /// The new config: Ignition JSON or Butane YAML (`-` = stdin).
     #[arg(value_name = "CONFIG")]
     pub config: PathBuf,
 }
@@ -59,16 +61,21 @@ pub(crate) fn compute(
     config: &std::path::Path,
     keep: &[KeepPattern],
     keep_mid: bool,
+    butane: &crate::input::ButaneArgs,
 ) -> Result<Plan> {
-    let bytes = super::boot::read_config(config)?;
+    let bytes = super::boot::read_config(config, butane)?;
     let (_, canonical) = super::boot::validate_config(&bytes)?;
     reset_plan(root, &canonical, keep, keep_mid)
         .with_context(|| format!("planning a reset of {}", root.display()))
 }
 
 /// Computes a switch plan (shared with `switch --plan`).
-pub(crate) fn compute_switch(root: &std::path::Path, config: &std::path::Path) -> Result<Plan> {
-    let bytes = super::boot::read_config(config)?;
+pub(crate) fn compute_switch(
+    root: &std::path::Path,
+    config: &std::path::Path,
+    butane: &crate::input::ButaneArgs,
+) -> Result<Plan> {
+    let bytes = super::boot::read_config(config, butane)?;
     let (_, canonical) = super::boot::validate_config(&bytes)?;
     reignite_reprovision::plan::switch_plan(root, &canonical)
         .with_context(|| format!("planning a switch of {}", root.display()))
@@ -141,9 +148,15 @@ fn human(p: &Plan, color: bool) -> String {
 pub fn run(args: Args) -> Result<i32> {
     let keep = keep_flags(&args.keep)?;
     let plan = if args.switch {
-        compute_switch(&args.root, &args.config)?
+        compute_switch(&args.root, &args.config, &args.butane)?
     } else {
-        compute(&args.root, &args.config, &keep, args.keep_machine_id)?
+        compute(
+            &args.root,
+            &args.config,
+            &keep,
+            args.keep_machine_id,
+            &args.butane,
+        )?
     };
     let json = serde_json::to_string_pretty(&plan)?;
     if let Some(o) = &args.output {

@@ -62,7 +62,9 @@ pub struct Args {
     /// Behave exactly as flatcar-reset (set when invoked as `flatcar-reset`).
     #[arg(long, hide = true)]
     pub flatcar: bool,
-    /// CONFIG, or with -K the keep entries.
+    #[command(flatten)]
+    pub butane: crate::input::ButaneArgs,
+    /// CONFIG (Ignition JSON or Butane YAML), or with -K the keep entries.
     #[arg(value_name = "CONFIG|PATHS")]
     pub args: Vec<String>,
 }
@@ -140,7 +142,9 @@ pub fn run(args: Args) -> Result<i32> {
         return super::rollback::run(super::rollback::Args { root: root.clone() });
     }
     let canonical = match &config_path {
-        Some(p) => Some(super::boot::validate_config(&super::boot::read_config(p)?)?.1),
+        Some(p) => {
+            Some(super::boot::validate_config(&super::boot::read_config(p, &args.butane)?)?.1)
+        }
         None => None,
     };
     if args.preview_delete || args.preview_keep {
@@ -207,7 +211,7 @@ pub fn run(args: Args) -> Result<i32> {
     };
     let oem = OemEdits {
         ignition_file: match &args.ignition_file {
-            Some(f) => Some(std::fs::read(f).with_context(|| format!("reading {}", f.display()))?),
+            Some(f) => Some(super::boot::read_config(f, &args.butane)?),
             None => None,
         },
         ignition_url: args.ignition_url.clone(),

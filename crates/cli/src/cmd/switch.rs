@@ -29,7 +29,9 @@ pub struct Args {
     /// Refuse unless the plan in FILE (from `reignite plan --switch -o`) is still exact.
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
-    /// The new config.
+    #[command(flatten)]
+    pub butane: crate::input::ButaneArgs,
+    /// The new config: Ignition JSON or Butane YAML (`-` = stdin).
     #[arg(value_name = "CONFIG")]
     pub config: PathBuf,
 }
@@ -38,10 +40,10 @@ pub struct Args {
 pub fn run(args: Args) -> Result<i32> {
     super::boot::recover_hold(&args.root)?;
     if let Some(pf) = &args.plan {
-        let plan = super::plan::compute_switch(&args.root, &args.config)?;
+        let plan = super::plan::compute_switch(&args.root, &args.config, &args.butane)?;
         super::plan::check_plan_file(pf, &plan)?;
     }
-    let bytes = super::boot::read_config(&args.config)?;
+    let bytes = super::boot::read_config(&args.config, &args.butane)?;
     let try_secs = args
         .try_for
         .as_deref()

@@ -63,6 +63,40 @@ pub fn switch_plan(root: &Path, canonical: &[u8]) -> Result<Plan, BootError> {
         declared.insert(p.to_string(), sha);
     }
     let units = names(&v["systemd"]["units"], "name");
+    // Directories the new config needs as parents: those of its declared
+    // nodes, unit files and drop-ins, the preset file, home directories and
+    // the files every apply writes. A parent directory of generation N that
+    // is still such a parent is not a leftover.
+    let mut needed: Vec<String> = declared.keys().cloned().collect();
+    for u in v["systemd"]["units"].as_array().into_iter().flatten() {
+        let name = u["name"].as_str().unwrap_or_default();
+        needed.push(format!("/etc/systemd/system/{name}.d/x"));
+        needed.push("/etc/systemd/system-preset/20-ignition.preset".to_string());
+    }
+    for u in v["passwd"]["users"].as_array().into_iter().flatten() {
+        let home = u["homeDir"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("/home/{}", u["name"].as_str().unwrap_or_default()));
+        needed.push(format!("{home}/.ssh/authorized_keys.d/ignition"));
+    }
+    needed.push("/etc/.ignition-result.json".to_string());
+    needed.push("/etc/reignite/kargs.json".to_string());
+    let is_needed_parent = |dir: &str| {
+        let prefix = format!("{}/", dir.trim_end_matches('/'));
+        needed.iter().any(|p| p.starts_with(&prefix))
+    };
+    let link_targets: BTreeMap<String, String> = v["storage"]["links"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| {
+            Some((
+                l["path"].as_str()?.to_string(),
+                l["target"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
     let old_nodes: Vec<&serde_json::Value> = m["nodes"].as_array().into_iter().flatten().collect();
     let mut seen = BTreeSet::new();
     for node in old_nodes.iter().rev() {
@@ -83,7 +117,8 @@ pub fn switch_plan(root: &Path, canonical: &[u8]) -> Result<Plan, BootError> {
                 units.contains(unit.trim_end_matches(".d"))
             }
             "preset" | "result" | "kernel-arguments" | "account-database" => true,
-            "declared" | "parent" => declared.contains_key(path),
+            "declared" => declared.contains_key(path),
+            "parent" => declared.contains_key(path) || is_needed_parent(path),
             // Home directories and SSH key files follow their users.
             _ => true,
         };
@@ -100,12 +135,27 @@ pub fn switch_plan(root: &Path, canonical: &[u8]) -> Result<Plan, BootError> {
             let recorded = node["sha256"].as_str().map(str::to_string);
             let reason = match (&recorded, declared.get(path)) {
                 (Some(r), _) if current.as_ref() != Some(r) => {
-                    format!("modified since generation {n}")
+                    Some(format!("modified since generation {n}"))
                 }
-                (Some(r), Some(Some(new))) if r != new => "declared content differs".to_string(),
-                _ => "rewritten (unchanged)".to_string(),
+                (Some(r), Some(Some(new))) if r != new => {
+                    Some("declared content differs".to_string())
+                }
+                // Same recorded and declared content: nothing to do.
+                (Some(_), Some(Some(_))) => None,
+                // Remote or compressed contents are only known at switch time.
+                (Some(_), Some(None)) => {
+                    Some("rewritten (content known only when fetched)".to_string())
+                }
+                _ => match (node["target"].as_str(), link_targets.get(path)) {
+                    (Some(old), Some(new)) if old != new => {
+                        Some("declared link target differs".to_string())
+                    }
+                    _ => None,
+                },
             };
-            changes.push(change("update", reason, path));
+            if let Some(reason) = reason {
+                changes.push(change("update", reason, path));
+            }
         }
     }
     for p in declared.keys() {
