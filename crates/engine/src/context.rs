@@ -469,6 +469,27 @@ impl Ctx<'_> {
         opts: WriteOptions,
         fill: &mut dyn FnMut(&mut dyn Write) -> Result<(), ApplyError>,
     ) -> Result<(String, u64), ApplyError> {
+        self.write_file_with(path, opts, false, fill)
+    }
+
+    /// [`Ctx::write_file`] for a path found absent: the file is linked in
+    /// from an unnamed temporary file (`O_TMPFILE`) where possible.
+    pub fn write_new_file(
+        &mut self,
+        path: &str,
+        opts: WriteOptions,
+        fill: &mut dyn FnMut(&mut dyn Write) -> Result<(), ApplyError>,
+    ) -> Result<(String, u64), ApplyError> {
+        self.write_file_with(path, opts, true, fill)
+    }
+
+    fn write_file_with(
+        &mut self,
+        path: &str,
+        opts: WriteOptions,
+        new: bool,
+        fill: &mut dyn FnMut(&mut dyn Write) -> Result<(), ApplyError>,
+    ) -> Result<(String, u64), ApplyError> {
         let parent = split_parent(path).0;
         let dir = match self.cached_dir(parent) {
             // Exists; nothing to create or to note for a resumed apply.
@@ -487,11 +508,16 @@ impl Ctx<'_> {
         let mut failure: Option<ApplyError> = None;
         let mut result = None;
         let journal = &mut self.journal;
-        let r = reignite_sysutil::atomic_write_at(
+        let write = if new {
+            reignite_sysutil::atomic_create_at
+        } else {
+            reignite_sysutil::atomic_write_at
+        };
+        let r = write(
             dir.as_fd(),
             std::ffi::OsStr::new(name),
             &opts,
-            |file| {
+            |file: &mut std::fs::File| {
                 let mut w = HashingWriter::new(io::BufWriter::with_capacity(1 << 16, &mut *file));
                 if let Err(e) = fill(&mut w) {
                     failure = Some(e);

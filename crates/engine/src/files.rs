@@ -5,8 +5,9 @@
 //! Ordering: directories, files and symlinks are stable-sorted by the depth of
 //! their resolved path (config order breaks ties, unlike Go's unstable sort);
 //! hard links follow in config order. Every content write goes to a temporary
-//! file next to the target and is renamed into place, so a failed fetch or
-//! hash check leaves nothing at the target path. Appends are done on a copy of
+//! file next to the target and is renamed into place (a file whose path is
+//! absent: an unnamed `O_TMPFILE`, linked in), so a failed fetch or hash
+//! check leaves nothing at the target path. Appends are done on a copy of
 //! the current file, not in place, for the same reason.
 //!
 //! Idempotency: a file whose current contents equal what an interrupted
@@ -336,7 +337,7 @@ fn file(ctx: &mut Ctx<'_>, f: &File, resolved: &str) -> Result<(), ApplyError> {
     // The fetcher is borrowed inside the closure; Ctx is borrowed mutably by
     // write_file, so take what the closure needs up front.
     let fetcher = ctx.fetcher;
-    let content = ctx.write_file(resolved, opts, &mut |w| {
+    let mut fill = |w: &mut dyn Write| {
         if let Some(old) = old.as_mut() {
             std::io::copy(old, w).ctx(|| format!("copying {path_s}"))?;
         } else if contents.source.is_some() {
@@ -346,7 +347,12 @@ fn file(ctx: &mut Ctx<'_>, f: &File, resolved: &str) -> Result<(), ApplyError> {
             fetch_with(fetcher, &path_s, a, w)?;
         }
         Ok(())
-    })?;
+    };
+    let content = if st.is_none() {
+        ctx.write_new_file(resolved, opts, &mut fill)?
+    } else {
+        ctx.write_file(resolved, opts, &mut fill)?
+    };
     ctx.record(
         resolved,
         Some(path),

@@ -15,7 +15,7 @@
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -183,6 +183,93 @@ pub fn atomic_write_at<T>(
     }
 }
 
+/// Like [`atomic_write_at`], for a `name` that is expected not to exist yet:
+/// the contents go to an unnamed `O_TMPFILE` in `dir`, which gets its owner
+/// and mode and is then linked in as `name` — one directory operation instead
+/// of a temporary name plus a rename, and nothing to clean up after a crash.
+/// Falls back to [`atomic_write_at`] where `O_TMPFILE` is not supported; if
+/// `name` exists after all, it is replaced atomically as there.
+pub fn atomic_create_at<T>(
+    dir: BorrowedFd<'_>,
+    name: &OsStr,
+    opts: &WriteOptions,
+    fill: impl FnOnce(&mut File) -> io::Result<T>,
+) -> Result<T, AtomicWriteError> {
+    if name.as_bytes().contains(&b'/') || name.is_empty() || name == ".." || name == "." {
+        return atomic_write_at(dir, name, opts, fill);
+    }
+    let fd = match rustix::fs::openat(
+        dir,
+        ".",
+        OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    ) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::OPNOTSUPP)
+        | Err(rustix::io::Errno::ISDIR)
+        | Err(rustix::io::Errno::INVAL)
+        | Err(rustix::io::Errno::NOSYS) => return atomic_write_at(dir, name, opts, fill),
+        Err(e) => {
+            return Err(AtomicWriteError::new(
+                "creating temporary file for",
+                name,
+                e,
+            ))
+        }
+    };
+    let mut file = File::from(fd);
+    let value = fill(&mut file).map_err(|e| AtomicWriteError::new("writing", name, e))?;
+    if let Some((uid, gid)) = opts.owner {
+        rustix::fs::fchown(
+            &file,
+            Some(rustix::fs::Uid::from_raw(uid)),
+            Some(rustix::fs::Gid::from_raw(gid)),
+        )
+        .map_err(|e| AtomicWriteError::new("changing owner of", name, e))?;
+    }
+    rustix::fs::fchmod(&file, Mode::from_raw_mode(opts.mode & 0o7777))
+        .map_err(|e| AtomicWriteError::new("changing mode of", name, e))?;
+    if opts.durability == Durability::Fsync {
+        file.sync_all()
+            .map_err(|e| AtomicWriteError::new("syncing", name, e))?;
+    }
+    let link = |to: &OsStr| -> rustix::io::Result<()> {
+        match rustix::fs::linkat(&file, "", dir, to, rustix::fs::AtFlags::EMPTY_PATH) {
+            // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; /proc does not.
+            Err(rustix::io::Errno::NOENT) | Err(rustix::io::Errno::PERM) => {
+                let proc = format!("/proc/self/fd/{}", file.as_fd().as_raw_fd());
+                rustix::fs::linkat(
+                    rustix::fs::CWD,
+                    proc.as_str(),
+                    dir,
+                    to,
+                    rustix::fs::AtFlags::SYMLINK_FOLLOW,
+                )
+            }
+            r => r,
+        }
+    };
+    match link(name) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::EXIST) => {
+            // Something is there after all: replace it atomically.
+            let tmp = temp_name(name);
+            link(OsStr::new(&tmp))
+                .map_err(|e| AtomicWriteError::new("creating temporary file for", name, e))?;
+            if let Err(e) = rustix::fs::renameat(dir, tmp.as_str(), dir, name) {
+                let _ = rustix::fs::unlinkat(dir, tmp.as_str(), rustix::fs::AtFlags::empty());
+                return Err(AtomicWriteError::new("renaming into", name, e));
+            }
+        }
+        Err(e) => return Err(AtomicWriteError::new("linking into", name, e)),
+    }
+    if opts.durability == Durability::Fsync {
+        rustix::fs::fsync(dir)
+            .map_err(|e| AtomicWriteError::new("syncing directory of", name, e))?;
+    }
+    Ok(value)
+}
+
 /// Flushes the whole filesystem containing `fd` (`syncfs(2)`).
 pub fn sync_filesystem(fd: impl AsFd) -> io::Result<()> {
     rustix::fs::syncfs(fd).map_err(io::Error::from)
@@ -295,6 +382,39 @@ mod tests {
         let md = std::fs::metadata(t.path().join("suid")).unwrap();
         assert_eq!((md.uid(), md.gid()), (1234, 2345));
         assert_eq!(md.mode() & 0o7777, 0o4755);
+    }
+
+    #[test]
+    fn create_links_new_files_and_replaces_existing_ones() {
+        let t = tempfile::tempdir().unwrap();
+        let d = dirfd(t.path());
+        for durability in [Durability::Fsync, Durability::Deferred] {
+            let opts = WriteOptions {
+                mode: 0o640,
+                owner: None,
+                durability,
+            };
+            let _ = std::fs::remove_file(t.path().join("new"));
+            atomic_create_at(d.as_fd(), OsStr::new("new"), &opts, |f| f.write_all(b"one")).unwrap();
+            let md = std::fs::metadata(t.path().join("new")).unwrap();
+            assert_eq!(md.permissions().mode() & 0o7777, 0o640);
+            assert_eq!(std::fs::read(t.path().join("new")).unwrap(), b"one");
+            // Present after all: replaced, as atomic_write_at would.
+            atomic_create_at(d.as_fd(), OsStr::new("new"), &opts, |f| f.write_all(b"two")).unwrap();
+            assert_eq!(std::fs::read(t.path().join("new")).unwrap(), b"two");
+        }
+        let err = atomic_create_at(
+            d.as_fd(),
+            OsStr::new("failed"),
+            &WriteOptions::default(),
+            |f| {
+                f.write_all(b"partial")?;
+                Err::<(), _>(io::Error::other("hash mismatch"))
+            },
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("hash mismatch"), "{err}");
+        assert_eq!(entries(t.path()), ["new"]);
     }
 
     #[test]
