@@ -105,6 +105,26 @@ pub fn assemble(
     }
 }
 
+/// Adapts the fetch crate's fetcher to the engine's `Fetch` trait (shared by
+/// `apply`, `boot` and `switch`).
+pub struct EngineFetcher(pub reignite_fetch::Fetcher);
+
+impl std::fmt::Debug for EngineFetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EngineFetcher")
+    }
+}
+
+impl reignite_engine::Fetch for EngineFetcher {
+    fn fetch_into(
+        &self,
+        resource: &reignite_spec::Resource,
+        out: &mut dyn std::io::Write,
+    ) -> std::result::Result<u64, Box<dyn std::error::Error + Send + Sync>> {
+        self.0.fetch_into(resource, out).map_err(|e| e.into())
+    }
+}
+
 fn render(report: &Report, name: &str, source: &[u8]) -> String {
     reignite_butane::format_report(report, true, name, source, false)
 }

@@ -64,19 +64,6 @@ pub enum Format {
     Json,
 }
 
-/// Adapts the fetch crate's fetcher to the engine's `Fetch` trait.
-struct EngineFetcher(reignite_fetch::Fetcher);
-
-impl reignite_engine::Fetch for EngineFetcher {
-    fn fetch_into(
-        &self,
-        resource: &reignite_spec::Resource,
-        out: &mut dyn Write,
-    ) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
-        self.0.fetch_into(resource, out).map_err(|e| e.into())
-    }
-}
-
 /// Runs `reignite apply`.
 pub fn run(args: Args) -> Result<i32> {
     let format = args.format.unwrap_or(if std::io::stdout().is_terminal() {
@@ -109,7 +96,7 @@ pub fn run(args: Args) -> Result<i32> {
     let fetcher = reignite_fetch::Fetcher::new(fetch_opts)
         .and_then(|f| f.with_config(&config))
         .context("setting up fetching (timeouts, proxy, CA bundles)")?;
-    let fetcher = EngineFetcher(fetcher);
+    let fetcher = crate::input::EngineFetcher(fetcher);
     let root = Root::open(&args.root)
         .with_context(|| format!("opening target root {}", args.root.display()))?;
     let mut opts = ApplyOptions::new(&fetcher);

@@ -4,7 +4,6 @@
 //! config loading shared by the other reconfiguration commands.
 
 use std::cell::RefCell;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -43,18 +42,6 @@ pub(crate) fn validate_config(bytes: &[u8]) -> Result<(reignite_spec::Config, Ve
     let assembled = crate::input::assemble(&input, None, None, &opts)?;
     let (json, _) = reignite_engine::canonical_config(&assembled.config);
     Ok((assembled.config, json.into_bytes()))
-}
-
-struct EngineFetcher(reignite_fetch::Fetcher);
-
-impl reignite_engine::Fetch for EngineFetcher {
-    fn fetch_into(
-        &self,
-        resource: &reignite_spec::Resource,
-        out: &mut dyn Write,
-    ) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
-        self.0.fetch_into(resource, out).map_err(|e| e.into())
-    }
 }
 
 /// The files stage through `reignite_engine::apply`.
@@ -113,7 +100,7 @@ impl Provisioner for EngineProvisioner {
             let fetcher = reignite_fetch::Fetcher::new(reignite_fetch::FetchOptions::default())
                 .and_then(|f| f.with_config(&cfg))
                 .context("setting up fetching")?;
-            let fetcher = EngineFetcher(fetcher);
+            let fetcher = crate::input::EngineFetcher(fetcher);
             let r = reignite_engine::Root::open(root)
                 .with_context(|| format!("opening {}", root.display()))?;
             let outcome = reignite_engine::apply(
