@@ -330,29 +330,7 @@ fn kernel_arguments(ctx: &mut Ctx<'_>, config: &Config) -> Result<(), ApplyError
     let text = serde_json::to_string_pretty(&ctx.manifest.kernel_arguments)
         .expect("kargs serialise")
         + "\n";
-    let resolved = ctx.root.resolve(KARGS_PATH)?;
-    let existed = ctx.root.lstat(&resolved).ok().flatten().is_some();
-    if !existed {
-        ctx.note_created(&resolved)?;
-    }
-    let created = !existed || ctx.created_before(&resolved);
-    let opts = WriteOptions {
-        mode: 0o644,
-        owner: Some((0, 0)),
-        durability: ctx.durability,
-    };
-    let content = ctx.write_file(&resolved, opts, &mut |w| {
-        w.write_all(text.as_bytes())
-            .ctx(|| format!("writing {KARGS_PATH}"))
-    })?;
-    ctx.record(
-        &resolved,
-        Some(KARGS_PATH),
-        RecordKind::File,
-        Origin::KernelArguments,
-        created,
-        Some(content),
-    )?;
+    units::write_simple(ctx, KARGS_PATH, &text, Origin::KernelArguments)?;
     ctx.event("kernel-arguments", KARGS_PATH, "recorded");
     Ok(())
 }

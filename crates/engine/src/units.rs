@@ -24,7 +24,9 @@ pub const UNITS_DIR: &str = "/etc/systemd/system";
 /// The preset file.
 pub const PRESET_PATH: &str = "/etc/systemd/system-preset/20-ignition.preset";
 
-fn write_simple(
+/// Writes a small root-owned 0644 file through the journal and records it
+/// in the manifest (unit files, drop-ins, the preset file, the kargs file).
+pub(crate) fn write_simple(
     ctx: &mut Ctx<'_>,
     path: &str,
     contents: &str,
