@@ -131,6 +131,29 @@ pub(crate) enum JournalEntry {
     Created { what: String },
     /// A file is about to be renamed into place with these contents.
     Intent { path: String, sha256: String },
+    /// Data is about to be appended in place to the existing file `path`,
+    /// which has `size` bytes hashing to `prefix_sha256` now and will have
+    /// `len` bytes hashing to `sha256` afterwards (see `crate::append`).
+    Append {
+        path: String,
+        size: u64,
+        prefix_sha256: String,
+        len: u64,
+        sha256: String,
+    },
+}
+
+/// An in-place append announced by an earlier, interrupted attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AppendIntent {
+    /// Size before the append.
+    pub size: u64,
+    /// sha256 of the first `size` bytes.
+    pub prefix_sha256: String,
+    /// Size after the append.
+    pub len: u64,
+    /// sha256 of the whole file after the append.
+    pub sha256: String,
 }
 
 /// Journal state: what an interrupted earlier attempt did, and the open
@@ -139,6 +162,8 @@ pub(crate) enum JournalEntry {
 pub(crate) struct Journal {
     pub created: std::collections::HashSet<String>,
     pub intents: HashMap<String, String>,
+    /// In-place appends, by resolved path (the last announcement wins).
+    pub appends: HashMap<String, AppendIntent>,
     pub file: Option<File>,
     /// fdatasync after every line (with per-file durability), so an intent
     /// is on disk before the rename it announces.
@@ -151,7 +176,7 @@ pub(crate) struct Journal {
 impl Journal {
     /// True when an earlier, interrupted attempt left entries.
     pub fn resumed(&self) -> bool {
-        !self.created.is_empty() || !self.intents.is_empty()
+        !self.created.is_empty() || !self.intents.is_empty() || !self.appends.is_empty()
     }
 
     pub fn parse(text: &str) -> Self {
@@ -164,6 +189,23 @@ impl Journal {
                 }
                 Ok(JournalEntry::Intent { path, sha256 }) => {
                     j.intents.insert(path, sha256);
+                }
+                Ok(JournalEntry::Append {
+                    path,
+                    size,
+                    prefix_sha256,
+                    len,
+                    sha256,
+                }) => {
+                    j.appends.insert(
+                        path,
+                        AppendIntent {
+                            size,
+                            prefix_sha256,
+                            len,
+                            sha256,
+                        },
+                    );
                 }
                 Ok(JournalEntry::Begin { .. }) | Err(_) => {}
             }
@@ -195,6 +237,18 @@ impl Journal {
                 f.sync_data()
                     .ctx(|| "syncing the apply journal".to_string())?;
             }
+        }
+        Ok(())
+    }
+
+    /// [`Journal::append`], then `fdatasync` whatever the durability mode:
+    /// for an entry that must be on disk before a change that cannot be
+    /// recognised otherwise (an in-place append).
+    pub fn append_synced(&mut self, e: &JournalEntry) -> Result<(), ApplyError> {
+        self.append(e)?;
+        if let (Some(f), false) = (&self.file, self.sync) {
+            f.sync_data()
+                .ctx(|| "syncing the apply journal".to_string())?;
         }
         Ok(())
     }
@@ -608,9 +662,19 @@ mod tests {
             "{\"op\":\"begin\",\"config-sha256\":\"ab\"}\n",
             "{\"op\":\"created\",\"what\":\"/a\"}\n",
             "{\"op\":\"intent\",\"path\":\"/a/f\",\"sha256\":\"00\"}\n",
+            "{\"op\":\"append\",\"path\":\"/a/g\",\"size\":3,\"prefix_sha256\":\"11\",\"len\":5,\"sha256\":\"22\"}\n",
             "{\"op\":\"crea"
         );
         let j = Journal::parse(text);
+        assert_eq!(
+            j.appends["/a/g"],
+            AppendIntent {
+                size: 3,
+                prefix_sha256: "11".into(),
+                len: 5,
+                sha256: "22".into()
+            }
+        );
         assert!(j.created.contains("/a"));
         assert_eq!(j.intents["/a/f"], "00");
         assert_eq!(j.created.len(), 1);

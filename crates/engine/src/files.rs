@@ -7,8 +7,9 @@
 //! hard links follow in config order. Every content write goes to a temporary
 //! file next to the target and is renamed into place (a file whose path is
 //! absent: an unnamed `O_TMPFILE`, linked in), so a failed fetch or hash
-//! check leaves nothing at the target path. Appends are done on a copy of
-//! the current file, not in place, for the same reason.
+//! check leaves nothing at the target path. Appends to an existing file are
+//! done in place on its inode, as Ignition does, so hard links keep sharing
+//! it; `crate::append` explains how they stay crash-safe and happen once.
 //!
 //! Idempotency: a file whose current contents equal what an interrupted
 //! earlier attempt of this apply intended (journal) is reignite's own and is
@@ -297,79 +298,46 @@ fn file(ctx: &mut Ctx<'_>, f: &File, resolved: &str) -> Result<(), ApplyError> {
         ctx.event("files", path.clone(), "permissions");
         return Ok(());
     }
-    // Owner and mode of the result: an appended-to existing file keeps its
-    // own unless the config says otherwise; a new file is 0:0 and 0644.
-    let (default, keep_mode) = match &st {
-        Some(st) if existing_regular => ((st.st_uid, st.st_gid), st.st_mode & 0o7777),
-        _ => ((0, 0), 0o644),
-    };
-    let (uid, gid) = lookup_ids(ctx, path, &f.node.user, &f.node.group, default)?;
-    let mode = f.mode.map(|m| m as u32 & 0o7777).unwrap_or(keep_mode);
+    if let (Some(st), true) = (&st, existing_regular) {
+        return crate::append::append_in_place(ctx, f, resolved, st);
+    }
+    // A new file: 0:0 and 0644 unless the config says otherwise.
+    let (uid, gid) = lookup_ids(ctx, path, &f.node.user, &f.node.group, (0, 0))?;
+    let mode = f.mode.map(|m| m as u32 & 0o7777).unwrap_or(0o644);
     let opts = WriteOptions {
         mode,
         owner: Some((uid, gid)),
         durability: ctx.durability,
     };
-    let mut old = if existing_regular {
-        let (parent, name) = split_parent(resolved);
-        let dir = ctx
-            .root
-            .open_dir(parent)
-            .ctx(|| format!("opening {parent}"))?;
-        let fd = rustix::fs::openat(
-            &dir,
-            name,
-            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )
-        .ctx(|| format!("opening {path}"))?;
-        Some(std::fs::File::from(fd))
-    } else {
-        None
-    };
-    let created = st.is_none() || ctx.created_before(resolved);
-    if st.is_none() {
-        ctx.note_created_for_write(resolved);
-    }
-    let contents = f.contents.clone();
-    let appends = f.append.clone();
-    let path_s = path.clone();
+    ctx.note_created_for_write(resolved);
+    let contents = &f.contents;
+    let appends = &f.append;
     // The fetcher is borrowed inside the closure; Ctx is borrowed mutably by
-    // write_file, so take what the closure needs up front.
+    // write_new_file, so take what the closure needs up front.
     let fetcher = ctx.fetcher;
     let mut fill = |w: &mut dyn Write| {
-        if let Some(old) = old.as_mut() {
-            std::io::copy(old, w).ctx(|| format!("copying {path_s}"))?;
-        } else if contents.source.is_some() {
-            fetch_with(fetcher, &path_s, &contents, w)?;
+        if contents.source.is_some() {
+            fetch_with(fetcher, path, contents, w)?;
         }
-        for a in &appends {
-            fetch_with(fetcher, &path_s, a, w)?;
+        for a in appends {
+            fetch_with(fetcher, path, a, w)?;
         }
         Ok(())
     };
-    let content = if st.is_none() {
-        ctx.write_new_file(resolved, opts, &mut fill)?
-    } else {
-        ctx.write_file(resolved, opts, &mut fill)?
-    };
+    let content = ctx.write_new_file(resolved, opts, &mut fill)?;
     ctx.record(
         resolved,
         Some(path),
         RecordKind::File,
         Origin::Declared,
-        created,
+        true,
         Some(content),
     )?;
-    let action = match (st.is_some(), f.append.is_empty()) {
-        (true, _) => "appended",
-        (false, _) => "created",
-    };
-    ctx.event("files", path.clone(), action);
+    ctx.event("files", path.clone(), "created");
     Ok(())
 }
 
-fn fetch_with(
+pub(crate) fn fetch_with(
     fetcher: &dyn crate::context::Fetch,
     path: &str,
     r: &Resource,

@@ -9,6 +9,7 @@
 //! constants ([`STATE_DIR`], [`generation_dir`], [`CURRENT`]).
 
 pub(crate) mod accounts;
+mod append;
 mod apply;
 mod context;
 mod files;

@@ -270,6 +270,36 @@ pub fn atomic_create_at<T>(
     Ok(value)
 }
 
+/// An unnamed scratch file in `dir` (`O_TMPFILE`; where that is not
+/// supported, a uniquely named temporary file that is unlinked at once), for
+/// data that must be complete before it is used — e.g. fetched fragments
+/// appended to an existing file only once all of them were fetched and
+/// verified. Nothing of it is left in `dir` once the file is closed.
+pub fn scratch_file_in(dir: BorrowedFd<'_>) -> io::Result<File> {
+    match rustix::fs::openat(
+        dir,
+        ".",
+        OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o600),
+    ) {
+        Ok(fd) => return Ok(File::from(fd)),
+        Err(rustix::io::Errno::OPNOTSUPP)
+        | Err(rustix::io::Errno::ISDIR)
+        | Err(rustix::io::Errno::INVAL)
+        | Err(rustix::io::Errno::NOSYS) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let tmp = temp_name(OsStr::new("scratch"));
+    let fd = rustix::fs::openat(
+        dir,
+        tmp.as_str(),
+        OFlags::CREATE | OFlags::EXCL | OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::from_raw_mode(0o600),
+    )?;
+    rustix::fs::unlinkat(dir, tmp.as_str(), rustix::fs::AtFlags::empty())?;
+    Ok(File::from(fd))
+}
+
 /// Flushes the whole filesystem containing `fd` (`syncfs(2)`).
 pub fn sync_filesystem(fd: impl AsFd) -> io::Result<()> {
     rustix::fs::syncfs(fd).map_err(io::Error::from)
@@ -415,6 +445,19 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("hash mismatch"), "{err}");
         assert_eq!(entries(t.path()), ["new"]);
+    }
+
+    #[test]
+    fn scratch_files_leave_nothing_behind() {
+        use std::io::{Read, Seek};
+        let t = tempfile::tempdir().unwrap();
+        let mut f = scratch_file_in(dirfd(t.path()).as_fd()).unwrap();
+        f.write_all(b"data").unwrap();
+        f.rewind().unwrap();
+        let mut s = String::new();
+        f.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "data");
+        assert!(entries(t.path()).is_empty());
     }
 
     #[test]

@@ -7,7 +7,7 @@ pub mod atomic;
 pub mod command;
 
 pub use atomic::{
-    atomic_create_at, atomic_write_at, sync_filesystem, AtomicWriteError, Durability, WriteOptions,
-    TEMP_PREFIX,
+    atomic_create_at, atomic_write_at, scratch_file_in, sync_filesystem, AtomicWriteError,
+    Durability, WriteOptions, TEMP_PREFIX,
 };
 pub use command::{CommandError, CommandRunExt};
