@@ -17,7 +17,8 @@
 //! | `rolled-back` | the old state is back | purge the trash directory |
 //!
 //! Purging renames `<gen>` to `<gen>.purging` first, so a crash mid-purge
-//! never leaves a half-deleted trash that looks restorable.
+//! never leaves a half-deleted trash that looks restorable; the deletion
+//! itself ([`purge`]) is parallel, descriptor-relative and idempotent.
 
 use std::path::{Path, PathBuf};
 
@@ -404,12 +405,18 @@ impl Trash {
                         ),
                     });
                 }
-                std::fs::remove_dir_all(e.path()).map_err(io("purging", &e.path()))?;
+                let top = e.path();
+                purge::purge_tree(&top, purge::default_threads()).map_err(|f| TrashError::Io {
+                    op: f.op,
+                    path: top.join(&f.rel),
+                    source: f.source,
+                })?;
             }
         }
         Ok(())
     }
 }
 
+mod purge;
 #[cfg(test)]
 mod tests;
