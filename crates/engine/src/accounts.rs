@@ -157,6 +157,11 @@ impl Defs {
             .unwrap_or(default)
     }
 
+    /// A login.defs value as written.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(String::as_str)
+    }
+
     /// A yes/no login.defs value.
     pub fn flag(&self, key: &str) -> bool {
         self.values

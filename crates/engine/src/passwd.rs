@@ -17,7 +17,8 @@ use reignite_spec::{Passwd, PasswdGroup, PasswdUser};
 use crate::accounts::{allocate_id, AccountDb, Defs};
 use crate::context::{ApplyError, Ctx, IoContext};
 use crate::manifest::{AccountAction, GroupRecord, Origin, RecordKind, UserRecord};
-use crate::root::{clean, split_parent};
+mod usermod;
+use usermod::{usermod_home, Usermod};
 
 fn err(msg: String) -> ApplyError {
     ApplyError::Accounts(msg)
@@ -36,10 +37,9 @@ enum HomeAction {
         uid: String,
         home: String,
     },
-    Move {
-        from: String,
-        to: String,
-    },
+    /// What `usermod` does to homes and the mail spool (journalled when
+    /// `resumed` is false; completing an interrupted attempt when true).
+    Modify { change: Usermod, resumed: bool },
 }
 
 /// Runs the users/groups step (groups first, then users, then SSH keys).
@@ -103,6 +103,7 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, cfg: &Passwd) -> Result<(), ApplyError> {
                 }
             }
             HomeAction::Remove { name, uid, home } => {
+                usermod::remove_mailbox(ctx, &defs, &name, &uid)?;
                 let resolved = ctx.root.resolve(&home)?;
                 match ctx.root.lstat(&resolved).ctx(|| format!("inspecting {home}"))? {
                     None => continue,
@@ -118,21 +119,7 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, cfg: &Passwd) -> Result<(), ApplyError> {
                     .remove_all(&resolved)
                     .ctx(|| format!("removing home directory {home}"))?;
             }
-            HomeAction::Move { from, to } => {
-                let from_r = ctx.root.resolve(&from)?;
-                let to_r = ctx.root.resolve(&to)?;
-                if ctx.root.lstat(&from_r).ok().flatten().is_some()
-                    && ctx.root.lstat(&to_r).ok().flatten().is_none()
-                {
-                    ctx.commit_point()?;
-                    let (fp, fname) = split_parent(&from_r);
-                    let fdir = ctx.root.open_dir(fp).ctx(|| format!("opening {fp}"))?;
-                    let tdir = ctx.ensure_parent(&to_r)?;
-                    let (_, tname) = split_parent(&to_r);
-                    rustix::fs::renameat(&fdir, fname, &tdir, tname)
-                        .ctx(|| format!("moving home directory {from} to {to}"))?;
-                }
-            }
+            HomeAction::Modify { change, resumed } => change.apply(ctx, &defs, resumed)?,
         }
     }
     ctx.accounts = Some(db);
@@ -200,8 +187,21 @@ fn ensure_group(
                     g.name
                 )));
             }
+            let old = db.group.get(&g.name).map(|l| l[2].clone());
             if let Some(l) = db.group.get_mut(&g.name) {
                 l[2] = gid.to_string();
+            }
+            // groupmod also moves the users whose primary group it was
+            // (`update_primary_groups`); their files keep the old gid.
+            if let Some(old) = old.filter(|o| *o != gid.to_string()) {
+                let mut changed = false;
+                for l in db.passwd.lines.iter_mut().filter(|l| l.len() >= 7) {
+                    if l[3] == old {
+                        l[3] = gid.to_string();
+                        changed = true;
+                    }
+                }
+                db.passwd.dirty |= changed;
             }
         }
         if let Some(h) = &g.password_hash {
@@ -387,23 +387,58 @@ fn ensure_user(
     if let Some(line) = existing {
         // usermod with the fields given.
         let mut line = line;
+        let id = |v: &str| v.parse::<u32>().ok();
+        let mut change = Usermod {
+            name: u.name.clone(),
+            home: line[5].clone(),
+            move_to: None,
+            old_uid: id(&line[2]).unwrap_or(0),
+            new_uid: None,
+            old_gid: id(&line[3]).unwrap_or(0),
+            new_gid: None,
+        };
         if let Some(uid) = u.uid {
-            line[2] = to_u32(uid, "uid", &u.name)?.to_string();
+            let uid = to_u32(uid, "uid", &u.name)?;
+            if id(&line[2]) != Some(uid) {
+                if db.used_uids().contains(&uid) {
+                    return Err(err(format!(
+                        "failed to modify user {}: usermod: UID '{uid}' already exists",
+                        u.name
+                    )));
+                }
+                change.new_uid = Some(uid);
+            }
+            line[2] = uid.to_string();
         }
         if let Some(g) = &u.gecos {
             line[4] = g.clone();
         }
         if let Some(pg) = &u.primary_group {
-            line[3] = resolve_group(db, pg, &u.name)?.to_string();
+            let gid = resolve_group(db, pg, &u.name)?;
+            if id(&line[3]) != Some(gid) {
+                change.new_gid = Some(gid);
+            }
+            line[3] = gid.to_string();
         }
         if let Some(home) = &u.home_dir {
-            if clean(home) != clean(&line[5]) {
-                homes.push(HomeAction::Move {
-                    from: line[5].clone(),
-                    to: home.clone(),
-                });
+            // usermod compares the argument as given, then stores it
+            // without trailing slashes.
+            if *home != line[5] {
+                change.move_to = Some(usermod_home(home));
             }
-            line[5] = home.clone();
+            line[5] = change.move_to.clone().unwrap_or_else(|| home.clone());
+        }
+        if change.needed() {
+            change.note(ctx)?;
+            homes.push(HomeAction::Modify {
+                change,
+                resumed: false,
+            });
+        } else if let Some(pending) = Usermod::pending(ctx, &u.name) {
+            homes.push(HomeAction::Modify {
+                change: pending,
+                resumed: true,
+            });
         }
         if let Some(s) = &u.shell {
             line[6] = s.clone();

@@ -5,6 +5,12 @@
 //! identical one, then compares `/etc/{passwd,shadow,group,gshadow}` line by
 //! line and the home directories (modes, owners, contents).
 //!
+//! Cases where the tools fail must fail in `apply` too, leaving the same
+//! databases and homes (both write the databases before touching homes).
+//! The base root's `old` user has a home with entries owned by it, by
+//! others, with its group only, a symlink, a setuid binary, and a mail
+//! spool, so uid/gid changes show what `usermod` re-owns.
+//!
 //! Skips with a reason when not root or when `useradd` is not installed
 //! (Debian package `passwd`). The skeleton used has no subdirectories:
 //! shadow-utils 4.13 copies those incompletely under `--root` (documented
@@ -72,14 +78,48 @@ fn base_root(dir: &Path, with_shadow: bool, login_defs: bool) {
     }
     std::fs::write(dir.join("etc/skel/.bashrc"), "# bashrc\n").unwrap();
     std::fs::write(dir.join("etc/skel/.profile"), "# profile\n").unwrap();
-    std::fs::create_dir_all(dir.join("home/old")).unwrap();
-    std::fs::write(dir.join("home/old/data"), "old data").unwrap();
-    for p in ["home/old", "home/old/data"] {
-        std::os::unix::fs::lchown(dir.join(p), Some(1500), Some(1500)).unwrap();
+    std::fs::create_dir_all(dir.join("home/old/sub/deeper")).unwrap();
+    std::fs::create_dir_all(dir.join("home/old/rootdir")).unwrap();
+    std::fs::create_dir_all(dir.join("var/mail")).unwrap();
+    for (f, text) in [
+        ("home/old/data", "old data"),
+        ("home/old/sub/deeper/f", "f"),
+        ("home/old/rootdir/mine", "mine"),
+        ("home/old/rootfile", "root's"),
+        ("home/old/other", "other's"),
+        ("home/old/grouponly", "group only"),
+        ("home/old/suid", "#!/bin/sh\n"),
+        ("var/mail/old", "mail"),
+    ] {
+        std::fs::write(dir.join(f), text).unwrap();
     }
+    std::os::unix::fs::symlink("/etc/passwd", dir.join("home/old/link")).unwrap();
+    for (p, u, g) in [
+        ("home/old", 1500, 1500),
+        ("home/old/data", 1500, 1500),
+        ("home/old/sub", 1500, 1500),
+        ("home/old/sub/deeper", 1500, 1500),
+        ("home/old/sub/deeper/f", 1500, 1500),
+        ("home/old/rootdir", 0, 0),
+        ("home/old/rootdir/mine", 1500, 0),
+        ("home/old/rootfile", 0, 1500),
+        ("home/old/other", 1234, 1500),
+        ("home/old/grouponly", 1500, 777),
+        ("home/old/link", 1500, 1500),
+        ("home/old/suid", 1500, 1500),
+        ("var/mail/old", 1500, 8),
+    ] {
+        std::os::unix::fs::lchown(dir.join(p), Some(u), Some(g)).unwrap();
+    }
+    // After the chown, which would clear them.
+    std::fs::set_permissions(
+        dir.join("home/old/suid"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o6755),
+    )
+    .unwrap();
 }
 
-fn tool(root: &Path, prog: &str, args: &[String]) {
+fn tool(root: &Path, prog: &str, args: &[String]) -> Result<(), String> {
     let out = Command::new(prog)
         .arg("--root")
         .arg(root)
@@ -87,11 +127,14 @@ fn tool(root: &Path, prog: &str, args: &[String]) {
         .env("SOURCE_DATE_EPOCH", EPOCH)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{prog} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{prog} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
 }
 
 fn exists(root: &Path, file: &str, name: &str) -> bool {
@@ -101,14 +144,15 @@ fn exists(root: &Path, file: &str, name: &str) -> bool {
         .any(|l| l.split(':').next() == Some(name))
 }
 
-/// Runs the commands Ignition ≥ 2.25 runs for `passwd`.
-fn ignition_commands(root: &Path, passwd: &serde_json::Value) {
+/// Runs the commands Ignition ≥ 2.25 runs for `passwd`, stopping at the
+/// first failure as Ignition does.
+fn ignition_commands(root: &Path, passwd: &serde_json::Value) -> Result<(), String> {
     let s = |v: &serde_json::Value| v.as_str().unwrap().to_string();
     for g in passwd["groups"].as_array().cloned().unwrap_or_default() {
         let name = s(&g["name"]);
         if g["shouldExist"] == json!(false) {
             if exists(root, "group", &name) {
-                tool(root, "groupdel", &[name]);
+                tool(root, "groupdel", &[name])?;
             }
             continue;
         }
@@ -121,20 +165,20 @@ fn ignition_commands(root: &Path, passwd: &serde_json::Value) {
         }
         if exists(root, "group", &name) {
             args.push(name);
-            tool(root, "groupmod", &args);
+            tool(root, "groupmod", &args)?;
         } else {
             if g["system"] == json!(true) {
                 args.push("--system".into());
             }
             args.push(name);
-            tool(root, "groupadd", &args);
+            tool(root, "groupadd", &args)?;
         }
     }
     for u in passwd["users"].as_array().cloned().unwrap_or_default() {
         let name = s(&u["name"]);
         if u["shouldExist"] == json!(false) {
             if exists(root, "passwd", &name) {
-                tool(root, "userdel", &["--remove".into(), name]);
+                tool(root, "userdel", &["--remove".into(), name])?;
             }
             continue;
         }
@@ -166,7 +210,7 @@ fn ignition_commands(root: &Path, passwd: &serde_json::Value) {
                 args.extend(["--shell".into(), v.into()]);
             }
             args.push(name.clone());
-            tool(root, "usermod", &args);
+            tool(root, "usermod", &args)?;
         } else {
             if let Some(h) = u["homeDir"].as_str() {
                 args.extend(["--home-dir".into(), h.into()]);
@@ -200,12 +244,13 @@ fn ignition_commands(root: &Path, passwd: &serde_json::Value) {
                 args.extend(["--shell".into(), v.into()]);
             }
             args.push(name.clone());
-            tool(root, "useradd", &args);
+            tool(root, "useradd", &args)?;
             if let Some(h) = hash {
-                tool(root, "usermod", &["--password".into(), h.into(), name]);
+                tool(root, "usermod", &["--password".into(), h.into(), name])?;
             }
         }
     }
+    Ok(())
 }
 
 fn compared(root: &Path) -> Vec<(String, String)> {
@@ -216,7 +261,7 @@ fn compared(root: &Path) -> Vec<(String, String)> {
             std::fs::read_to_string(root.join("etc").join(f)).unwrap_or_else(|_| "(absent)".into()),
         ));
     }
-    for dir in ["home", "var/home", "srv"] {
+    for dir in ["home", "var/home", "srv", "var/mail"] {
         let p = root.join(dir);
         if p.exists() {
             for (k, v) in snapshot(&p, false) {
@@ -317,6 +362,90 @@ fn cases() -> Vec<(&'static str, serde_json::Value, bool, bool)> {
             true,
         ),
         (
+            "uid change re-owns the home and mail spool",
+            json!({"users": [{"name": "old", "uid": 2500}]}),
+            true,
+            true,
+        ),
+        (
+            "primary group change re-owns the home",
+            json!({"users": [{"name": "old", "primaryGroup": "spare"}]}),
+            true,
+            true,
+        ),
+        (
+            "uid and primary group change",
+            json!({"users": [{"name": "old", "uid": 2500, "primaryGroup": "1600"}]}),
+            true,
+            true,
+        ),
+        (
+            "same uid and group change nothing",
+            json!({"users": [{"name": "old", "uid": 1500, "primaryGroup": "old", "shell": "/bin/bash"}]}),
+            true,
+            true,
+        ),
+        (
+            "home move with uid change",
+            json!({"users": [{"name": "old", "homeDir": "/home/moved", "uid": 2501}]}),
+            true,
+            true,
+        ),
+        (
+            "home move with trailing slash",
+            json!({"users": [{"name": "old", "homeDir": "/home/moved2/", "primaryGroup": "spare"}]}),
+            true,
+            true,
+        ),
+        (
+            "home move to a missing parent fails",
+            json!({"users": [{"name": "old", "homeDir": "/var/home/moved", "uid": 2507}]}),
+            true,
+            true,
+        ),
+        (
+            "same home with uid change",
+            json!({"users": [{"name": "old", "homeDir": "/home/old", "uid": 2502}]}),
+            true,
+            true,
+        ),
+        (
+            "home move onto an existing directory fails",
+            json!({"users": [{"name": "old", "homeDir": "/home", "uid": 2503}]}),
+            true,
+            true,
+        ),
+        (
+            "home move of a missing home",
+            json!({"users": [{"name": "core", "homeDir": "/home/core2", "uid": 2504}]}),
+            true,
+            true,
+        ),
+        (
+            "uid already in use fails",
+            json!({"users": [{"name": "old", "uid": 500}]}),
+            true,
+            true,
+        ),
+        (
+            "group gid change moves primary gids",
+            json!({"groups": [{"name": "old", "gid": 1700}]}),
+            true,
+            true,
+        ),
+        (
+            "group gid change, then uid change",
+            json!({"groups": [{"name": "old", "gid": 1700}], "users": [{"name": "old", "uid": 2505}]}),
+            true,
+            true,
+        ),
+        (
+            "uid change without login.defs",
+            json!({"users": [{"name": "old", "uid": 2506}]}),
+            true,
+            false,
+        ),
+        (
             "no login.defs",
             json!({"users": [{"name": "nd"}, {"name": "nds", "system": true}]}),
             true,
@@ -344,11 +473,17 @@ fn native_accounts_match_shadow_utils() {
         let b = tempfile::tempdir().unwrap();
         base_root(a.path(), shadow, defs);
         base_root(b.path(), shadow, defs);
-        ignition_commands(a.path(), &passwd);
+        let tools = ignition_commands(a.path(), &passwd);
         let cfg = config(json!({"ignition": {"version": "3.5.0"}, "passwd": passwd}));
-        if let Err(e) = run(b.path(), &cfg) {
-            failures.push(format!("{name}: apply failed: {e}"));
-            continue;
+        match (&tools, run(b.path(), &cfg)) {
+            (Ok(()), Ok(_)) | (Err(_), Err(_)) => {}
+            (t, r) => {
+                failures.push(format!(
+                    "{name}: tools {t:?}, apply {:?}",
+                    r.map(|_| ()).map_err(|e| e.to_string())
+                ));
+                continue;
+            }
         }
         let (want, got) = (compared(a.path()), compared(b.path()));
         if want != got {
