@@ -24,9 +24,10 @@ pub trait BlockDev {
     /// Drops `[off, off + len)` from the page cache so the next read comes
     /// from the device (best effort; a no-op where there is no cache).
     fn drop_cache(&mut self, _off: u64, _len: u64) {}
-    /// An independent read handle, so a verifier thread can re-read what was
-    /// already flushed while writing goes on; `None` when the device has none.
-    fn reader(&self) -> Option<Reader> {
+    /// Handles for a verifier thread that re-reads what was written while
+    /// writing goes on; `None` when the device has none (the re-read then
+    /// runs after the write, through [`BlockDev::read_at`]).
+    fn reread(&self) -> Option<Reread> {
         None
     }
     /// Number of whole sectors.
@@ -37,6 +38,31 @@ pub trait BlockDev {
 
 /// A positioned reader usable from another thread.
 pub type Reader = Box<dyn FnMut(u64, &mut [u8]) -> io::Result<()> + Send>;
+
+/// Makes `[off, off + len)` durable and drops it from the page cache.
+pub type Flusher = Box<dyn FnMut(u64, u64) -> io::Result<()> + Send>;
+
+/// What a verifier thread needs beside the writer: a way to make a written
+/// range durable, and ways to read it back from the device.
+pub struct Reread {
+    /// fdatasync, then `POSIX_FADV_DONTNEED` of the range (its pages are
+    /// clean by then), so a buffered read afterwards comes from the device.
+    pub flush: Flusher,
+    /// A reader through the page cache; only honest after `flush`.
+    pub buffered: Reader,
+    /// An `O_DIRECT` reader and the alignment (bytes) its offsets, lengths
+    /// and buffer addresses need, where the file system or device supports
+    /// direct I/O.
+    pub direct: Option<(Reader, usize)>,
+}
+
+impl std::fmt::Debug for Reread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reread")
+            .field("direct_align", &self.direct.as_ref().map(|d| d.1))
+            .finish_non_exhaustive()
+    }
+}
 
 /// A disk image file or a block device.
 #[derive(Debug)]
@@ -94,18 +120,103 @@ impl BlockDev for FileDev {
     fn flush(&mut self) -> io::Result<()> {
         self.file.sync_data()
     }
-    fn reader(&self) -> Option<Reader> {
-        let f = self.file.try_clone().ok()?;
-        Some(Box::new(move |off, buf| f.read_exact_at(buf, off)))
+    fn reread(&self) -> Option<Reread> {
+        let flush_file = self.file.try_clone().ok()?;
+        let flush: Flusher = Box::new(move |off, len| {
+            flush_file.sync_data()?;
+            drop_cached(&flush_file, off, len);
+            Ok(())
+        });
+        let read_file = self.file.try_clone().ok()?;
+        let buffered: Reader = Box::new(move |off, buf| read_file.read_exact_at(buf, off));
+        let direct = open_direct(&self.file, self.sector_size).map(|(f, align)| {
+            let r: Reader = Box::new(move |off, buf| f.read_exact_at(buf, off));
+            (r, align)
+        });
+        Some(Reread {
+            flush,
+            buffered,
+            direct,
+        })
     }
     fn drop_cache(&mut self, off: u64, len: u64) {
-        // Only clean pages are dropped, so this follows a flush.
-        let _ = rustix::fs::fadvise(
-            &self.file,
-            off,
-            std::num::NonZeroU64::new(len),
-            rustix::fs::Advice::DontNeed,
-        );
+        drop_cached(&self.file, off, len);
+    }
+}
+
+/// Drops `[off, off + len)` of `file` from the page cache. Only clean pages
+/// are dropped, so this follows a flush; best effort.
+fn drop_cached(file: &File, off: u64, len: u64) {
+    let _ = rustix::fs::fadvise(
+        file,
+        off,
+        std::num::NonZeroU64::new(len),
+        rustix::fs::Advice::DontNeed,
+    );
+}
+
+/// Opens a second, `O_DIRECT` description of the same open file (through
+/// `/proc/self/fd`, so a renamed or replaced path cannot substitute another
+/// file) and finds the alignment direct reads need: `statx(STATX_DIOALIGN)`
+/// where the kernel reports it (Linux 6.1+), else the logical sector size.
+/// One aligned read at offset 0 proves it works; any failure means "no
+/// direct I/O here" (tmpfs before 6.6, some FUSE and network file systems).
+fn open_direct(file: &File, sector_size: u64) -> Option<(File, usize)> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let direct = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::DIRECT.bits() as i32)
+        .open(format!("/proc/self/fd/{}", file.as_raw_fd()))
+        .ok()?;
+    let mut align = sector_size.max(512) as usize;
+    if let Ok(st) = rustix::fs::statx(
+        &direct,
+        "",
+        rustix::fs::AtFlags::EMPTY_PATH,
+        rustix::fs::StatxFlags::DIOALIGN,
+    ) {
+        if st.stx_mask & rustix::fs::StatxFlags::DIOALIGN.bits() != 0 {
+            if st.stx_dio_offset_align == 0 {
+                return None;
+            }
+            align = align
+                .max(st.stx_dio_offset_align as usize)
+                .max(st.stx_dio_mem_align as usize);
+        }
+    }
+    if !align.is_power_of_two() || align > 1 << 20 {
+        return None;
+    }
+    let mut probe = AlignedBuf::new(align, align);
+    direct.read_exact_at(probe.as_mut_slice(), 0).ok()?;
+    Some((direct, align))
+}
+
+/// A heap buffer whose start is aligned for direct I/O.
+#[derive(Debug)]
+pub struct AlignedBuf {
+    raw: Vec<u8>,
+    start: usize,
+    len: usize,
+}
+
+impl AlignedBuf {
+    /// `len` zero bytes starting at an address that is a multiple of `align`
+    /// (a power of two).
+    pub fn new(len: usize, align: usize) -> AlignedBuf {
+        let raw = vec![0u8; len + align];
+        let addr = raw.as_ptr() as usize;
+        let start = (align - addr % align) % align;
+        AlignedBuf { raw, start, len }
+    }
+    /// The aligned bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.raw[self.start..self.start + self.len]
+    }
+    /// The aligned bytes, mutably.
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        &mut self.raw[self.start..self.start + self.len]
     }
 }
 

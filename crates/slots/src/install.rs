@@ -1,22 +1,27 @@
 //! Payload install into a slot: checks everything that can be checked before
 //! the first byte is written (size, detached ed25519 signature, expected
-//! SHA-256), makes the target unbootable, streams the payload while hashing
-//! it, flushes, drops the written range from the page cache and hashes it
-//! again from the device. Hashing and signature checking run on their own
-//! threads beside the I/O; memory stays bounded by a few chunks.
+//! SHA-256), makes the target unbootable, then streams the payload through a
+//! reader → hasher → writer chain of threads while a second chain re-reads
+//! every flushed window from the device (with `O_DIRECT` where supported)
+//! and hashes it, so the two SHA-256 passes and the I/O overlap. Memory is a
+//! few fixed buffers. Design and measured figures: docs/slots.md.
+
+mod keys;
+mod pipeline;
 
 use std::fs::File;
-use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::mpsc::{sync_channel, Receiver};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::sync_channel;
 
-use base64::Engine as _;
 use ed25519_dalek::{Signature, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use crate::dev::BlockDev;
+pub use keys::{parse_public_key, parse_sha256, parse_signature};
+use pipeline::{Chain, Source, Stage};
+
+use crate::dev::{BlockDev, Reread};
 use crate::disk::Disk;
 use crate::journal::Journal;
 use crate::slots::{SlotId, Slots};
@@ -24,10 +29,13 @@ use crate::Error;
 
 /// Bytes per I/O chunk.
 pub const DEFAULT_CHUNK: usize = 2 << 20;
-/// Bytes flushed and handed to the verifier at a time.
-pub const DEFAULT_WINDOW: u64 = 64 << 20;
-/// Chunks queued per consumer thread.
-const DEPTH: usize = 2;
+/// Bytes written between flushes, each window then re-read by the verifier
+/// while later windows are written.
+pub const DEFAULT_WINDOW: u64 = 32 << 20;
+/// Buffers circulating in the payload chain (reader, hasher, writer, one
+/// spare) and in the verifier's chain.
+const WRITE_BUFFERS: usize = 4;
+const VERIFY_BUFFERS: usize = 3;
 
 /// A public key with the signature to check the payload against.
 #[derive(Debug, Clone)]
@@ -87,273 +95,277 @@ pub struct InstallReport {
     pub activated: bool,
 }
 
-/// Parses a public key: 32 raw bytes, 64 hex digits, or an Ed25519
-/// `-----BEGIN PUBLIC KEY-----` PEM (as `openssl pkey -pubout` writes).
-pub fn parse_public_key(data: &[u8]) -> Result<VerifyingKey, Error> {
-    const SPKI_PREFIX: [u8; 12] = [
-        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-    ];
-    let text = std::str::from_utf8(data).ok().map(str::trim);
-    let raw: Vec<u8> =
-        if let Some(pem) = text.filter(|t| t.starts_with("-----BEGIN PUBLIC KEY-----")) {
-            let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-            let der = base64::engine::general_purpose::STANDARD
-                .decode(b64.trim())
-                .map_err(|e| Error::Signature(format!("public key PEM: {e}")))?;
-            match der.strip_prefix(&SPKI_PREFIX[..]) {
-                Some(k) => k.to_vec(),
-                None => {
-                    return Err(Error::Signature(
-                        "public key PEM is not an Ed25519 key".into(),
-                    ))
-                }
-            }
-        } else if let Some(h) = text.filter(|t| t.len() == 64) {
-            hex::decode(h).map_err(|e| Error::Signature(format!("public key hex: {e}")))?
-        } else {
-            data.to_vec()
-        };
-    let arr: [u8; 32] = raw.as_slice().try_into().map_err(|_| {
-        Error::Signature(format!(
-            "public key must be 32 bytes, 64 hex digits or an Ed25519 PEM (got {} bytes)",
-            data.len()
-        ))
-    })?;
-    VerifyingKey::from_bytes(&arr).map_err(|e| Error::Signature(format!("public key: {e}")))
+fn io_err(context: String) -> impl FnOnce(std::io::Error) -> Error {
+    move |source| Error::Io { context, source }
 }
 
-/// Parses a SHA-256 given as 64 hex digits (optionally `sha256-` or
-/// `sha256:` prefixed).
-pub fn parse_sha256(s: &str) -> Result<[u8; 32], Error> {
-    let h = s
-        .trim()
-        .trim_start_matches("sha256-")
-        .trim_start_matches("sha256:");
-    let v = hex::decode(h).map_err(|e| Error::Refused(format!("--sha256 {s:?}: {e}")))?;
-    v.as_slice()
-        .try_into()
-        .map_err(|_| Error::Refused(format!("--sha256 {s:?}: expected 64 hex digits")))
-}
-
-/// Parses a detached signature: 64 raw bytes, 128 hex digits or base64.
-pub fn parse_signature(data: &[u8]) -> Result<Signature, Error> {
-    let text = std::str::from_utf8(data).ok().map(str::trim);
-    let raw = if data.len() == 64 {
-        data.to_vec()
-    } else if let Some(h) = text.filter(|t| t.len() == 128) {
-        hex::decode(h).map_err(|e| Error::Signature(format!("signature hex: {e}")))?
-    } else if let Some(b) = text {
-        base64::engine::general_purpose::STANDARD
-            .decode(b)
-            .map_err(|e| Error::Signature(format!("signature base64: {e}")))?
-    } else {
-        data.to_vec()
-    };
-    let arr: [u8; 64] = raw.as_slice().try_into().map_err(|_| {
-        Error::Signature(format!(
-            "signature must be 64 bytes, 128 hex digits or base64 of 64 bytes (got {} bytes)",
-            data.len()
-        ))
-    })?;
-    Ok(Signature::from_bytes(&arr))
-}
-
-type Consumer<'a> = Box<dyn FnMut(u64, &[u8]) -> Result<(), Error> + Send + 'a>;
-
-/// Reads `total` bytes in chunks with `read` and hands every chunk to each
-/// consumer on its own thread, in order.
-fn pump<'a>(
-    mut read: impl FnMut(u64, &mut [u8]) -> Result<(), Error>,
-    total: u64,
-    chunk: usize,
-    consumers: Vec<Consumer<'a>>,
-    progress: &dyn Fn(u64),
-) -> Result<(), Error> {
-    std::thread::scope(|scope| {
-        let mut senders = Vec::new();
-        let mut handles = Vec::new();
-        for mut c in consumers {
-            let (tx, rx): (_, Receiver<(u64, Arc<Vec<u8>>)>) = sync_channel(DEPTH);
-            senders.push(tx);
-            handles.push(scope.spawn(move || -> Result<(), Error> {
-                for (off, buf) in rx {
-                    c(off, &buf)?;
-                }
-                Ok(())
-            }));
-        }
-        let mut read_result = Ok(());
-        let mut off = 0u64;
-        'outer: while off < total {
-            let n = (total - off).min(chunk as u64) as usize;
-            let mut buf = vec![0u8; n];
-            if let Err(e) = read(off, &mut buf) {
-                read_result = Err(e);
-                break;
-            }
-            let buf = Arc::new(buf);
-            for tx in &senders {
-                if tx.send((off, Arc::clone(&buf))).is_err() {
-                    // A consumer failed; its error is reported below.
-                    break 'outer;
-                }
-            }
-            off += n as u64;
-            progress(off);
-        }
-        drop(senders);
-        let mut result = read_result;
-        for h in handles {
-            let r = h.join().unwrap_or_else(|_| {
-                Err(Error::Io {
-                    context: "hashing thread".into(),
-                    source: io::Error::other("panicked"),
-                })
-            });
-            if result.is_ok() {
-                result = r;
-            }
-        }
-        result
+/// Reads the payload in chunks (the source of an unaligned chain, so `buf`
+/// is exactly the chunk).
+fn payload_source<'f>(file: &'f File, path: &'f Path) -> Source<'f> {
+    Box::new(move |off, buf| {
+        file.read_exact_at(buf, off).map_err(io_err(format!(
+            "reading payload {} at byte {off}",
+            path.display()
+        )))
     })
 }
 
-fn sha_consumer(h: &mut Sha256) -> Consumer<'_> {
+fn hash_stage(h: &mut Sha256) -> Stage<'_> {
     Box::new(move |_, b| {
         h.update(b);
         Ok(())
     })
 }
 
-fn read_file_at<'f>(
-    f: &'f File,
-    what: &'static str,
-) -> impl FnMut(u64, &mut [u8]) -> Result<(), Error> + 'f {
-    move |off, buf| {
-        f.read_exact_at(buf, off).map_err(|source| Error::Io {
-            context: format!("reading {what} at byte {off}"),
-            source,
-        })
-    }
-}
+type Progress<'p> = &'p (dyn Fn(&str, u64, u64) + Sync);
 
-fn flush_err(target: SlotId) -> impl FnOnce(io::Error) -> Error {
-    move |source| Error::Io {
-        context: format!("flushing {target}"),
-        source,
-    }
-}
-
-/// Streams the payload into the slot (hashing it when `h` is given) and
-/// flushes.
-#[allow(clippy::too_many_arguments)]
-fn write_pass<D: BlockDev + Send>(
-    dev: &mut D,
+/// The pass before anything is written: SHA-256 and, when a signature is
+/// given, the Ed25519 check, each on its own thread.
+fn check_pass(
     file: &File,
-    base: u64,
+    path: &Path,
     size: u64,
     chunk: usize,
-    h: Option<&mut Sha256>,
-    target: SlotId,
-    progress: &(dyn Fn(&str, u64, u64) + Sync),
-) -> Result<(), Error> {
+    signature: Option<&SignatureCheck>,
+    progress: Progress<'_>,
+) -> Result<[u8; 32], Error> {
+    let mut h = Sha256::new();
+    let mut verifier = match signature {
+        Some(s) => Some(s.key.verify_stream(&s.signature).map_err(|e| {
+            Error::Signature(format!("malformed signature: {e}; nothing was written"))
+        })?),
+        None => None,
+    };
     {
-        let d = &mut *dev;
-        let writer: Consumer<'_> = Box::new(move |off, b: &[u8]| {
-            d.write_at(base + off, b).map_err(|source| Error::Io {
-                context: format!("writing {target} at byte {off}"),
-                source,
-            })
-        });
-        let mut consumers = vec![writer];
-        if let Some(h) = h {
-            consumers.push(sha_consumer(h));
+        let mut stages = vec![hash_stage(&mut h)];
+        if let Some(v) = verifier.as_mut() {
+            stages.push(Box::new(move |_, b: &[u8]| {
+                v.update(b);
+                Ok(())
+            }));
         }
-        pump(
-            read_file_at(file, "payload"),
-            size,
+        stages.push(Box::new(|off, b: &[u8]| {
+            progress("checking", off + b.len() as u64, size);
+            Ok(())
+        }));
+        Chain {
+            total: size,
             chunk,
-            consumers,
-            &|d| progress("writing", d, size),
-        )?;
+            buffers: WRITE_BUFFERS,
+            align: 1,
+        }
+        .run(payload_source(file, path), stages)?;
     }
-    dev.flush().map_err(flush_err(target))
+    if let Some(v) = verifier {
+        v.finalize_and_verify().map_err(|_| {
+            Error::Signature(format!(
+                "payload {} does not match its signature under the configured key; nothing was written",
+                path.display()
+            ))
+        })?;
+    }
+    Ok(h.finalize().into())
 }
 
-/// Like [`write_pass`], with a verifier thread re-reading each flushed
-/// window from the device; returns the SHA-256 of what it read.
-#[allow(clippy::too_many_arguments)]
-fn write_and_verify<D: BlockDev + Send>(
-    dev: &mut D,
-    mut reader: crate::dev::Reader,
-    file: &File,
+/// Where the payload goes and how.
+struct Job<'a> {
+    file: &'a File,
+    path: &'a Path,
     base: u64,
     size: u64,
     chunk: usize,
     window: u64,
-    h: Option<&mut Sha256>,
     target: SlotId,
-    progress: &(dyn Fn(&str, u64, u64) + Sync),
-) -> Result<[u8; 32], Error> {
+    progress: Progress<'a>,
+}
+
+/// The stage that writes each chunk at `base + off` and, every `window`
+/// bytes and at the end, reports the end of the written range on `done`.
+fn write_stage<'a, D: BlockDev + Send>(
+    dev: &'a mut D,
+    job: &'a Job<'a>,
+    mut done: impl FnMut(u64) -> Result<(), Error> + Send + 'a,
+) -> Stage<'a> {
+    let mut reported = 0u64;
+    Box::new(move |off, b: &[u8]| {
+        dev.write_at(job.base + off, b)
+            .map_err(io_err(format!("writing {} at byte {off}", job.target)))?;
+        let end = off + b.len() as u64;
+        (job.progress)("writing", end, job.size);
+        if end - reported >= job.window || end == job.size {
+            done(end)?;
+            reported = end;
+        }
+        Ok(())
+    })
+}
+
+/// Writes the payload and, on other threads, flushes each finished window
+/// and re-reads it from the device. Returns the SHA-256 of what was written
+/// (when `hash_written`) and of what was read back.
+fn write_and_verify<D: BlockDev + Send>(
+    dev: &mut D,
+    reread: Reread,
+    job: &Job<'_>,
+    hash_written: bool,
+) -> Result<(Option<[u8; 32]>, [u8; 32]), Error> {
+    let Reread {
+        mut flush,
+        buffered,
+        direct,
+    } = reread;
+    let (base, size, target) = (job.base, job.size, job.target);
+    let dev_len = dev.len_bytes();
+    // Direct reads need aligned offsets and lengths; the slot start and the
+    // chunk size usually are, and the last chunk is read rounded up (the
+    // bytes past the payload are not hashed).
+    let (mut read, align, how) = match direct {
+        Some((r, a))
+            if base % a as u64 == 0
+                && job.chunk % a == 0
+                && base + size.div_ceil(a as u64) * a as u64 <= dev_len =>
+        {
+            (r, a, "O_DIRECT")
+        }
+        _ => (buffered, 1, "the page cache after flush and drop"),
+    };
+    tracing::debug!("re-reading {target} through {how}");
+    let writing_done = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        let (wtx, wrx) = sync_channel::<(u64, u64)>(1024);
+        // writer → flusher: ends of written windows; flusher → verifier:
+        // ends of durable windows.
+        let (written_tx, written_rx) = sync_channel::<u64>(1024);
+        let (durable_tx, durable_rx) = sync_channel::<u64>(1024);
+        let flusher = scope.spawn(move || -> Result<(), Error> {
+            let mut from = 0u64;
+            for end in written_rx {
+                flush(base + from, end - from)
+                    .map_err(io_err(format!("flushing {target} up to byte {end}")))?;
+                from = end;
+                // A closed channel means the verifier failed; its error is
+                // reported when it is joined.
+                let _ = durable_tx.send(end);
+            }
+            Ok(())
+        });
+        let writing_done = &writing_done;
         let verifier = scope.spawn(move || -> Result<[u8; 32], Error> {
             let mut vh = Sha256::new();
-            let mut buf = vec![0u8; chunk];
-            for (start, end) in wrx {
-                let mut off = start;
-                while off < end {
-                    let n = (end - off).min(chunk as u64) as usize;
-                    reader(base + off, &mut buf[..n]).map_err(|source| Error::Io {
-                        context: format!("re-reading {target} at byte {off}"),
-                        source,
+            let mut durable = 0u64;
+            let source: Source<'_> = Box::new(move |off, buf| {
+                let need = (off + buf.len() as u64).min(size);
+                while durable < need {
+                    durable = durable_rx.recv().map_err(|_| {
+                        Error::Verify(format!(
+                            "the write of {target} stopped at byte {durable}, before byte {need} was written"
+                        ))
                     })?;
-                    vh.update(&buf[..n]);
-                    off += n as u64;
                 }
-            }
-            Ok(vh.finalize().into())
-        });
-        let mut flushed = 0u64;
-        let write_result = {
-            let d = &mut *dev;
-            let writer: Consumer<'_> = Box::new(move |off, b: &[u8]| {
-                d.write_at(base + off, b).map_err(|source| Error::Io {
-                    context: format!("writing {target} at byte {off}"),
-                    source,
-                })?;
-                let end = off + b.len() as u64;
-                if end - flushed >= window || end == size {
-                    d.flush().map_err(flush_err(target))?;
-                    d.drop_cache(base + flushed, end - flushed);
-                    // A closed channel means the verifier failed; its error
-                    // is reported when it is joined.
-                    let _ = wtx.send((flushed, end));
-                    flushed = end;
+                read(base + off, buf).map_err(io_err(format!("re-reading {target} at byte {off}")))
+            });
+            let progress_stage: Stage<'_> = Box::new(|off, b: &[u8]| {
+                if writing_done.load(Ordering::Relaxed) {
+                    (job.progress)("verifying", off + b.len() as u64, size);
                 }
                 Ok(())
             });
-            let mut consumers = vec![writer];
-            if let Some(h) = h {
-                consumers.push(sha_consumer(h));
+            Chain {
+                total: size,
+                chunk: job.chunk,
+                buffers: VERIFY_BUFFERS,
+                align,
             }
-            pump(
-                read_file_at(file, "payload"),
-                size,
-                chunk,
-                consumers,
-                &|d| progress("writing", d, size),
-            )
-        };
-        let verified = verifier.join().unwrap_or_else(|_| {
-            Err(Error::Io {
-                context: "verifier thread".into(),
-                source: io::Error::other("panicked"),
-            })
+            .run(source, vec![hash_stage(&mut vh), progress_stage])?;
+            Ok(vh.finalize().into())
         });
+        let mut wh = hash_written.then(Sha256::new);
+        let write_result = {
+            let mut stages = Vec::new();
+            if let Some(h) = wh.as_mut() {
+                stages.push(hash_stage(h));
+            }
+            stages.push(write_stage(dev, job, move |end| {
+                written_tx
+                    .send(end)
+                    .map_err(|_| Error::Verify(format!("the flusher of {target} stopped")))
+            }));
+            Chain {
+                total: size,
+                chunk: job.chunk,
+                buffers: WRITE_BUFFERS,
+                align: 1,
+            }
+            .run(payload_source(job.file, job.path), stages)
+        };
+        writing_done.store(true, Ordering::Relaxed);
+        let flushed = flusher
+            .join()
+            .unwrap_or_else(|_| Err(pipeline_panic("flusher")));
+        let verified = verifier
+            .join()
+            .unwrap_or_else(|_| Err(pipeline_panic("verifier")));
+        // The flusher's error explains a writer that stopped because of it;
+        // a write error explains a verifier that ran out of data.
+        flushed?;
         write_result?;
-        verified
+        let reread = verified?;
+        Ok((wh.map(|h| h.finalize().into()), reread))
     })
+}
+
+fn pipeline_panic(what: &str) -> Error {
+    Error::Io {
+        context: format!("{what} thread"),
+        source: std::io::Error::other("panicked"),
+    }
+}
+
+/// For devices without a second handle: write everything, flush, drop the
+/// cache, then re-read through the device.
+fn write_then_verify<D: BlockDev + Send>(
+    dev: &mut D,
+    job: &Job<'_>,
+    hash_written: bool,
+) -> Result<(Option<[u8; 32]>, [u8; 32]), Error> {
+    let (base, size, target) = (job.base, job.size, job.target);
+    let mut wh = hash_written.then(Sha256::new);
+    {
+        let mut stages = Vec::new();
+        if let Some(h) = wh.as_mut() {
+            stages.push(hash_stage(h));
+        }
+        stages.push(write_stage(&mut *dev, job, |_| Ok(())));
+        Chain {
+            total: size,
+            chunk: job.chunk,
+            buffers: WRITE_BUFFERS,
+            align: 1,
+        }
+        .run(payload_source(job.file, job.path), stages)?;
+    }
+    dev.flush().map_err(io_err(format!("flushing {target}")))?;
+    // Re-read from the device, not from the page cache.
+    dev.drop_cache(base, size);
+    let mut rh = Sha256::new();
+    {
+        let d = &mut *dev;
+        let source: Source<'_> = Box::new(move |off, buf| {
+            d.read_at(base + off, buf)
+                .map_err(io_err(format!("re-reading {target} at byte {off}")))
+        });
+        let progress_stage: Stage<'_> = Box::new(|off, b: &[u8]| {
+            (job.progress)("verifying", off + b.len() as u64, size);
+            Ok(())
+        });
+        Chain {
+            total: size,
+            chunk: job.chunk,
+            buffers: VERIFY_BUFFERS,
+            align: 1,
+        }
+        .run(source, vec![hash_stage(&mut rh), progress_stage])?;
+    }
+    Ok((wh.map(|h| h.finalize().into()), rh.finalize().into()))
 }
 
 /// Installs the payload at `payload` into slot `target`.
@@ -402,40 +414,15 @@ pub fn install<D: BlockDev + Send>(
         ));
     }
     // Everything that can refuse the payload runs before the first write.
-    let mut pre_hash = None;
-    if opts.signature.is_some() || opts.expected_sha256.is_some() {
-        let mut h = Sha256::new();
-        let mut verifier = match &opts.signature {
-            Some(s) => Some(s.key.verify_stream(&s.signature).map_err(|e| {
-                Error::Signature(format!("malformed signature: {e}; nothing was written"))
-            })?),
-            None => None,
-        };
-        {
-            let mut consumers = vec![sha_consumer(&mut h)];
-            if let Some(v) = verifier.as_mut() {
-                consumers.push(Box::new(move |_, b: &[u8]| {
-                    v.update(b);
-                    Ok(())
-                }));
-            }
-            pump(
-                read_file_at(&file, "payload"),
-                size,
-                chunk,
-                consumers,
-                &|d| progress("checking", d, size),
-            )?;
-        }
-        if let Some(v) = verifier {
-            v.finalize_and_verify().map_err(|_| {
-                Error::Signature(format!(
-                    "payload {} does not match its signature under the configured key; nothing was written",
-                    payload.display()
-                ))
-            })?;
-        }
-        let digest: [u8; 32] = h.finalize().into();
+    let pre_hash = if opts.signature.is_some() || opts.expected_sha256.is_some() {
+        let digest = check_pass(
+            &file,
+            payload,
+            size,
+            chunk,
+            opts.signature.as_ref(),
+            progress,
+        )?;
         if let Some(want) = opts.expected_sha256 {
             if want != digest {
                 return Err(Error::HashMismatch {
@@ -445,8 +432,10 @@ pub fn install<D: BlockDev + Send>(
                 });
             }
         }
-        pre_hash = Some(digest);
-    }
+        Some(digest)
+    } else {
+        None
+    };
     // A half-written slot must never be bootable.
     let disabled = slots.disable_for_install(target, opts.force)?;
     disk.commit(
@@ -455,67 +444,29 @@ pub fn install<D: BlockDev + Send>(
         &format!("disable {target} for install"),
     )?;
 
-    let base = slot.first_lba * ss;
+    let job = Job {
+        file: &file,
+        path: payload,
+        base: slot.first_lba * ss,
+        size,
+        chunk,
+        window: opts
+            .verify_window
+            .unwrap_or(DEFAULT_WINDOW)
+            .max(chunk as u64),
+        target,
+        progress,
+    };
     // With a first pass the verified digest is known: the re-read must match
     // it, which also catches a payload changed between the passes, so the
     // write pass does not hash again. Without one, the write pass hashes.
-    let mut h = pre_hash.is_none().then(Sha256::new);
-    let window = opts
-        .verify_window
-        .unwrap_or(DEFAULT_WINDOW)
-        .max(chunk as u64);
-    let reread: [u8; 32] = match disk.dev().reader() {
-        // Verify behind the writer: every `window` bytes are flushed, dropped
-        // from the page cache and re-read by another thread while writing
-        // goes on, so the re-read costs little extra time.
-        Some(reader) => {
-            let dev = disk.dev_mut();
-            write_and_verify(
-                dev,
-                reader,
-                &file,
-                base,
-                size,
-                chunk,
-                window,
-                h.as_mut(),
-                target,
-                progress,
-            )?
-        }
-        None => {
-            write_pass(
-                disk.dev_mut(),
-                &file,
-                base,
-                size,
-                chunk,
-                h.as_mut(),
-                target,
-                progress,
-            )?;
-            // Re-read from the device, not from the page cache.
-            disk.dev_mut().drop_cache(base, size);
-            let mut rh = Sha256::new();
-            let dev = disk.dev_mut();
-            pump(
-                |off, buf: &mut [u8]| {
-                    dev.read_at(base + off, buf).map_err(|source| Error::Io {
-                        context: format!("re-reading {target} at byte {off}"),
-                        source,
-                    })
-                },
-                size,
-                chunk,
-                vec![sha_consumer(&mut rh)],
-                &|d| progress("verifying", d, size),
-            )?;
-            rh.finalize().into()
-        }
+    let hash_written = pre_hash.is_none();
+    let (hashed, reread) = match disk.dev().reread() {
+        Some(r) => write_and_verify(disk.dev_mut(), r, &job, hash_written)?,
+        None => write_then_verify(disk.dev_mut(), &job, hash_written)?,
     };
-    let written: [u8; 32] = match (h, pre_hash) {
-        (Some(h), _) => h.finalize().into(),
-        (None, Some(p)) => p,
+    let written: [u8; 32] = match (hashed, pre_hash) {
+        (Some(h), _) | (None, Some(h)) => h,
         (None, None) => unreachable!("one of the two digests exists"),
     };
     if reread != written {
@@ -545,86 +496,4 @@ pub fn install<D: BlockDev + Send>(
         signature_verified: opts.signature.is_some(),
         activated,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ed25519_dalek::{Signer, SigningKey};
-
-    #[test]
-    fn key_and_signature_formats() {
-        let sk = SigningKey::from_bytes(&[7u8; 32]);
-        let pk = sk.verifying_key();
-        assert_eq!(parse_public_key(pk.as_bytes()).unwrap(), pk);
-        assert_eq!(
-            parse_public_key(hex::encode(pk.as_bytes()).as_bytes()).unwrap(),
-            pk
-        );
-        let mut der = vec![
-            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-        ];
-        der.extend_from_slice(pk.as_bytes());
-        let pem = format!(
-            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-            base64::engine::general_purpose::STANDARD.encode(&der)
-        );
-        assert_eq!(parse_public_key(pem.as_bytes()).unwrap(), pk);
-        let e = parse_public_key(b"short").unwrap_err().to_string();
-        assert!(e.contains("got 5 bytes"), "{e}");
-        let sig = sk.sign(b"msg");
-        assert_eq!(parse_signature(&sig.to_bytes()).unwrap(), sig);
-        assert_eq!(
-            parse_signature(hex::encode(sig.to_bytes()).as_bytes()).unwrap(),
-            sig
-        );
-        let b64 = base64::engine::general_purpose::STANDARD.encode(sig.to_bytes());
-        assert_eq!(parse_signature(b64.as_bytes()).unwrap(), sig);
-    }
-
-    #[test]
-    fn pump_delivers_every_chunk_in_order_to_every_consumer() {
-        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
-        let (mut a, mut b) = (Vec::new(), Vec::new());
-        pump(
-            |off, buf| {
-                buf.copy_from_slice(&data[off as usize..off as usize + buf.len()]);
-                Ok(())
-            },
-            data.len() as u64,
-            4096,
-            vec![
-                Box::new(|_, c: &[u8]| {
-                    a.extend_from_slice(c);
-                    Ok(())
-                }),
-                Box::new(|_, c: &[u8]| {
-                    b.extend_from_slice(c);
-                    Ok(())
-                }),
-            ],
-            &|_| {},
-        )
-        .unwrap();
-        assert_eq!(a, data);
-        assert_eq!(b, data);
-    }
-
-    #[test]
-    fn pump_reports_a_consumer_failure() {
-        let r = pump(
-            |_, _| Ok(()),
-            1 << 20,
-            4096,
-            vec![Box::new(|off, _: &[u8]| {
-                if off >= 8192 {
-                    Err(Error::Refused("boom".into()))
-                } else {
-                    Ok(())
-                }
-            })],
-            &|_| {},
-        );
-        assert_eq!(r.unwrap_err().to_string(), "refusing: boom");
-    }
 }
