@@ -28,6 +28,12 @@ pub trait Provisioner {
     /// Applies the canonical config to `root` (files stage: nodes, units,
     /// users, keys) and returns the manifest as JSON.
     fn apply(&self, root: &Path, canonical: &[u8]) -> Result<serde_json::Value, String>;
+    /// Called once the transition that called [`Provisioner::apply`] is
+    /// over — its generation recorded, or the previous one restored (the
+    /// engine drops its apply journal here). A failure is only logged.
+    fn finished(&self, _root: &Path) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Errors of the boot executor.
@@ -75,6 +81,9 @@ pub enum BootError {
         #[source]
         source: std::io::Error,
     },
+    /// A systemctl call before the transition failed; nothing else changed.
+    #[error("{0}; nothing else was changed")]
+    Systemd(String),
     /// A failpoint (tests).
     #[error(transparent)]
     Failpoint(#[from] failpoint::Failpoint),
@@ -411,6 +420,7 @@ pub fn boot(
         Err(e) => {
             // The previous generation comes back; the error says why.
             trash.rollback(&mut j)?;
+            let _ = prov.finished(root);
             return Err(e);
         }
     };
@@ -432,6 +442,9 @@ pub fn boot(
         },
     )?;
     trash.set_phase(&mut j, Phase::Provisioned)?;
+    if let Err(e) = prov.finished(root) {
+        tracing::warn!("after recording generation {}: {e}", j.generation);
+    }
     reset::clear_after_boot(root)?;
     Ok(BootOutcome::Reset {
         generation: j.generation,

@@ -11,6 +11,7 @@ pub mod reset;
 pub mod rollback;
 pub mod scan;
 pub mod switch;
+pub mod systemd;
 pub mod trash;
 pub mod tree;
 mod util;

@@ -4,7 +4,7 @@
 //! Plan JSON schema (format 1; documented in `docs/plan.md`):
 //! `{format, kind:"reset"|"switch", root-generation, config-sha256, keep:[{text,syntax,origin}],
 //!   changes:[{action, reason, path, kind?, bytes?, entries?}], data-no-longer-kept:[path],
-//!   warnings:[..], summary:{create, remove, keep, remove-bytes, remove-entries}, hash}`
+//!   warnings:[..], unit-actions?:{stop, preset, changed}, summary:{create, remove, keep, remove-bytes, remove-entries}, hash}`
 //! where `action` is `create`, `update`, `remove` or `keep` and `reason` one
 //! of `declared`, `declared content differs`, `modified since generation N`,
 //! `rewritten (unchanged)`, `leftover of generation N`, `undeclared`,
@@ -85,6 +85,10 @@ pub struct Plan {
     pub data_no_longer_kept: Vec<String>,
     /// Warnings (unmatched patterns...).
     pub warnings: Vec<String>,
+    /// Switch plans: what a switch on a live `/` with systemd does to units
+    /// (stop, preset; `changed` are restarted with `--restart-units`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit_actions: Option<crate::systemd::UnitActions>,
     /// Counts.
     pub summary: Summary,
     /// sha256 over everything above.
@@ -237,6 +241,7 @@ pub fn reset_plan(
         changes,
         data_no_longer_kept: lost.into_iter().map(|l| format!("/{l}")).collect(),
         warnings,
+        unit_actions: None,
         summary,
         hash: String::new(),
     };

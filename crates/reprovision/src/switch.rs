@@ -14,8 +14,9 @@
 //!
 //! Crash safety is the trash journal's (kind `switch`): an interrupted switch
 //! is completed by running it again with the same config, or undone by
-//! `rollback`. Not done: systemd interaction on a live `/` (daemon-reload,
-//! stopping removed units, `--restart-units`).
+//! `rollback`. On a live `/` with systemd, units are stopped, reloaded,
+//! preset and (optionally) restarted around the file changes — see
+//! [`crate::systemd`].
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
@@ -26,6 +27,7 @@ use crate::boot::{BootError, Provisioner};
 use crate::generations::{self, NewGeneration, Store};
 use crate::keep::KeepSet;
 use crate::scan::{EntryKind, Removal, Scan};
+use crate::systemd::{Systemd, SystemdReport};
 use crate::trash::{Phase, Trash};
 use crate::{failpoint, util};
 
@@ -40,6 +42,27 @@ pub struct SwitchOutcome {
     pub moved: usize,
     /// Remaining undeclared state.
     pub drift: Vec<crate::plan::DriftItem>,
+    /// Unit actions on a live root (or why there were none). A failed
+    /// action after the commit is in `systemd.error`.
+    pub systemd: SystemdReport,
+}
+
+/// Options of [`switch_with`].
+#[derive(Debug, Clone)]
+pub struct SwitchOptions {
+    /// `--try`: seconds the new generation has to be confirmed.
+    pub try_seconds: Option<u64>,
+    /// Unit actions on a live root.
+    pub systemd: Systemd,
+}
+
+impl Default for SwitchOptions {
+    fn default() -> Self {
+        SwitchOptions {
+            try_seconds: None,
+            systemd: Systemd::skipped("not requested"),
+        }
+    }
 }
 
 fn rel(p: &str) -> String {
@@ -182,13 +205,28 @@ fn write_filtered_accounts(
     Ok(())
 }
 
-/// Switches `root` live to `config`.
+/// Switches `root` live to `config` (no unit actions).
 pub fn switch(
     root: &Path,
     prov: &dyn Provisioner,
     config: &[u8],
     try_seconds: Option<u64>,
 ) -> Result<SwitchOutcome, BootError> {
+    let opts = SwitchOptions {
+        try_seconds,
+        ..SwitchOptions::default()
+    };
+    switch_with(root, prov, config, &opts)
+}
+
+/// Switches `root` live to `config`.
+pub fn switch_with(
+    root: &Path,
+    prov: &dyn Provisioner,
+    config: &[u8],
+    opts: &SwitchOptions,
+) -> Result<SwitchOutcome, BootError> {
+    let try_seconds = opts.try_seconds;
     let store = Store::new(root);
     let trash = Trash::new(root);
     let canonical = prov.validate(config).map_err(BootError::InvalidConfig)?;
@@ -207,9 +245,18 @@ pub fn switch(
             generation: from,
             moved: 0,
             drift,
+            systemd: opts.systemd.report(Default::default()),
         });
     }
     let old_manifest: serde_json::Value = store.manifest(from)?;
+    let new_cfg: serde_json::Value = serde_json::from_slice(&canonical).unwrap_or_default();
+    let old_cfg: Option<serde_json::Value> = store
+        .config(from)
+        .ok()
+        .and_then(|c| serde_json::from_slice(&c).ok());
+    let mut units = opts
+        .systemd
+        .report(crate::systemd::unit_actions(old_cfg.as_ref(), &new_cfg));
     let (users, groups) = created_accounts(&old_manifest);
     let mut j = match pending {
         // An interrupted switch: finish it with this config.
@@ -224,6 +271,11 @@ pub fn switch(
             ));
         }
         None => {
+            // Removed units stop before their files go; a failure here
+            // changes nothing else.
+            opts.systemd
+                .before_files(&mut units)
+                .map_err(|e| BootError::Systemd(e.to_string()))?;
             let mut paths = created_paths(&old_manifest);
             let mut removals: Vec<Removal> = collapse(root, paths.drain(..))
                 .into_iter()
@@ -290,6 +342,15 @@ pub fn switch(
             }
             let written = collapse(root, written);
             trash.rollback_with(&mut j, Some(written))?;
+            let _ = prov.finished(root);
+            if !units.calls.is_empty() {
+                let mut after = opts.systemd.report(Default::default());
+                let _ = opts.systemd.after_files(&mut after);
+                return Err(BootError::ApplyFailed(format!(
+                    "{e}; units stopped before the switch were not started again: {}",
+                    units.actions.stop.join(" ")
+                )));
+            }
             return Err(e);
         }
     };
@@ -306,11 +367,18 @@ pub fn switch(
         },
     )?;
     trash.set_phase(&mut j, Phase::Provisioned)?;
+    if let Err(e) = prov.finished(root) {
+        tracing::warn!("after recording generation {}: {e}", j.generation);
+    }
+    // The generation is committed: a failed unit action is reported in
+    // `systemd.error`, not undone.
+    let _ = opts.systemd.after_files(&mut units);
     let drift = crate::plan::drift(root, "usr/share/factory")?;
     Ok(SwitchOutcome {
         generation: j.generation,
         moved,
         drift,
+        systemd: units,
     })
 }
 

@@ -44,22 +44,22 @@ pub(crate) fn validate_config(bytes: &[u8]) -> Result<(reignite_spec::Config, Ve
     Ok((assembled.config, json.into_bytes()))
 }
 
-/// The files stage through `reignite_engine::apply`.
-///
-/// The engine's `apply` is first-boot only (it refuses a root that already
-/// has a generation and records generation 1 itself), so the state directory
-/// is held aside at `/var/lib/.reignite-hold` while it runs and put back
-/// afterwards; the generation is then recorded by reprovision's store. A
-/// crash in between is repaired by [`recover_hold`] at the next start.
+/// The files stage through `reignite_engine::provision`: every stage, no
+/// generation bookkeeping (reprovision's store records the generation). The
+/// engine's apply journal stays until [`Provisioner::finished`], so an
+/// interrupted files stage recognises its own nodes when run again.
 #[derive(Default)]
 pub(crate) struct EngineProvisioner {
     config: RefCell<Option<reignite_spec::Config>>,
 }
 
+/// Where releases before the switch to `provision` held the state directory
+/// aside during the files stage.
 const HOLD: &str = "var/lib/.reignite-hold";
 const STATE: &str = "var/lib/reignite";
 
-/// Puts a held-aside state directory back after a crash.
+/// Puts a state directory back that an older release held aside and did
+/// not restore (a crash during its files stage).
 pub(crate) fn recover_hold(root: &Path) -> Result<()> {
     let hold = root.join(HOLD);
     if hold.exists() {
@@ -91,35 +91,28 @@ impl Provisioner for EngineProvisioner {
             .clone()
             .ok_or("internal: apply before validate")?;
         let run = || -> Result<serde_json::Value> {
-            let state = root.join(STATE);
-            let hold = root.join(HOLD);
-            if state.exists() {
-                std::fs::rename(&state, &hold)
-                    .with_context(|| format!("holding {}", state.display()))?;
-            }
             let fetcher = reignite_fetch::Fetcher::new(reignite_fetch::FetchOptions::default())
                 .and_then(|f| f.with_config(&cfg))
                 .context("setting up fetching")?;
             let fetcher = crate::input::EngineFetcher(fetcher);
             let r = reignite_engine::Root::open(root)
                 .with_context(|| format!("opening {}", root.display()))?;
-            let outcome = reignite_engine::apply(
+            let manifest = reignite_engine::provision(
                 &r,
                 &cfg,
                 reignite_engine::ApplyOptions::new(&fetcher),
                 &mut |_| {},
-            );
-            let result = match outcome {
-                Ok(reignite_engine::Outcome::Applied { manifest, .. }) => {
-                    serde_json::to_value(&*manifest).context("serialising the manifest")
-                }
-                Ok(_) => Err(anyhow::anyhow!("the engine did not apply the config")),
-                Err(e) => Err(anyhow::Error::new(e).context("files stage")),
-            };
-            recover_hold(root)?;
-            result
+            )
+            .context("files stage")?;
+            serde_json::to_value(&manifest).context("serialising the manifest")
         };
         run().map_err(|e| format!("{e:#}"))
+    }
+
+    fn finished(&self, root: &Path) -> std::result::Result<(), String> {
+        let r = reignite_engine::Root::open(root)
+            .map_err(|e| format!("opening {}: {e}", root.display()))?;
+        reignite_engine::clear_journal(&r).map_err(|e| e.to_string())
     }
 }
 

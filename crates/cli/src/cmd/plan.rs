@@ -134,6 +134,25 @@ fn human(p: &Plan, color: bool) -> String {
             }
         }
     }
+    if let Some(u) = &p.unit_actions {
+        let rows = [
+            ("stop and disable", "unit file no longer declared", &u.stop),
+            ("preset", "after daemon-reload", &u.preset),
+            (
+                "try-restart",
+                "files changed; only with --restart-units",
+                &u.changed,
+            ),
+        ];
+        for (verb, why, units) in rows {
+            if !units.is_empty() {
+                s.push_str(&format!(
+                    "{y}systemd {verb}{n} ({why}; on a live / only): {}\n",
+                    units.join(" ")
+                ));
+            }
+        }
+    }
     for w in &p.warnings {
         s.push_str(&format!("{y}warning{n}: {w}\n"));
     }

@@ -139,7 +139,12 @@ pub fn run(args: Args) -> Result<i32> {
         return Ok(0);
     }
     if args.restore_backup {
-        return super::rollback::run(super::rollback::Args { root: root.clone() });
+        return super::rollback::run(super::rollback::Args {
+            root: root.clone(),
+            if_unconfirmed: false,
+            systemd: Default::default(),
+            format: super::switch::Format::Human,
+        });
     }
     let canonical = match &config_path {
         Some(p) => {

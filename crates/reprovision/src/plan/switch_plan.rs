@@ -252,6 +252,14 @@ pub fn switch_plan(root: &Path, canonical: &[u8]) -> Result<Plan, BootError> {
         changes,
         data_no_longer_kept: Vec::new(),
         warnings: Vec::new(),
+        unit_actions: Some(crate::systemd::unit_actions(
+            store
+                .config(n)
+                .ok()
+                .and_then(|c| serde_json::from_slice(&c).ok())
+                .as_ref(),
+            &v,
+        )),
         summary,
         hash: String::new(),
     };
