@@ -8,7 +8,9 @@
 //! the file is *regenerated* from the config rather than appended to, so a
 //! re-run does not duplicate lines. No D-Bus, no `systemctl`: disabling a
 //! unit writes the `disable` line and removes enablement symlinks under
-//! `/etc/systemd/system/*.{wants,requires}/` natively.
+//! `/etc/systemd/system/*.{wants,requires,upholds}/` natively, and with them
+//! the directories they leave empty, as `systemctl --root R disable` (which
+//! Ignition 2.14 runs) does.
 
 use std::collections::BTreeMap;
 
@@ -224,7 +226,8 @@ fn is_dev_null_link(ctx: &Ctx<'_>, resolved: &str) -> Result<bool, ApplyError> {
 }
 
 /// What `systemctl disable` does to symlinks in `/etc`: removes links named
-/// after the unit in every `*.wants` / `*.requires` directory.
+/// after the unit in every `*.wants` / `*.requires` / `*.upholds` directory,
+/// then the directory if that left it empty (systemd's `rmdir_parents`).
 fn remove_enablement_links(ctx: &mut Ctx<'_>, unit: &str) -> Result<(), ApplyError> {
     let dir = ctx.root.resolve(UNITS_DIR)?;
     let Ok(fd) = ctx.root.open_dir(&dir) else {
@@ -235,7 +238,7 @@ fn remove_enablement_links(ctx: &mut Ctx<'_>, unit: &str) -> Result<(), ApplyErr
     for e in it {
         let e = e.ctx(|| format!("reading {UNITS_DIR}"))?;
         let n = e.file_name().to_string_lossy().into_owned();
-        if n.ends_with(".wants") || n.ends_with(".requires") {
+        if n.ends_with(".wants") || n.ends_with(".requires") || n.ends_with(".upholds") {
             subdirs.push(n);
         }
     }
@@ -259,10 +262,18 @@ fn remove_enablement_links(ctx: &mut Ctx<'_>, unit: &str) -> Result<(), ApplyErr
             .is_some_and(|st| is_symlink(&st))
         {
             ctx.commit_point()?;
+            ctx.forget_dirs();
             ctx.root
                 .remove_all(&link)
                 .ctx(|| format!("removing enablement symlink {link}"))?;
             ctx.event("units", link, "removed");
+            match rustix::fs::unlinkat(&fd, s.as_str(), rustix::fs::AtFlags::REMOVEDIR) {
+                Ok(()) => ctx.event("units", p, "removed"),
+                Err(rustix::io::Errno::NOTEMPTY)
+                | Err(rustix::io::Errno::EXIST)
+                | Err(rustix::io::Errno::NOENT) => {}
+                Err(e) => return Err(e).ctx(|| format!("removing empty directory {p}")),
+            }
         }
     }
     Ok(())

@@ -73,6 +73,21 @@ fn base_tree(root: &Path) {
         "",
     )
     .unwrap();
+    // An installed unit enabled for two targets, and another unit's link.
+    std::fs::write(
+        root.join("etc/systemd/system/foo.service"),
+        "[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target other.target\n",
+    )
+    .unwrap();
+    for (dir, unit) in [
+        ("multi-user.target.wants", "foo.service"),
+        ("other.target.wants", "foo.service"),
+        ("other.target.wants", "bar.service"),
+    ] {
+        let d = root.join("etc/systemd/system").join(dir);
+        std::fs::create_dir_all(&d).unwrap();
+        std::os::unix::fs::symlink(format!("/etc/systemd/system/{unit}"), d.join(unit)).unwrap();
+    }
     std::fs::write(root.join("existing/file"), "old\n").unwrap();
     std::fs::write(root.join("existing/owned"), "owned\n").unwrap();
     std::os::unix::fs::chown(root.join("existing/owned"), Some(1234), Some(2345)).unwrap();
@@ -280,6 +295,28 @@ fn cases() -> Vec<(&'static str, &'static str, Value)> {
             "3.0.0",
             json!({"systemd": {"units": [
             {"name": "z.service", "enabled": true}, {"name": "y.timer", "enabled": true}, {"name": "x.socket", "enabled": true}]}}),
+        ),
+        (
+            "units.disable",
+            "3.0.0",
+            json!({"systemd": {"units": [{"name": "foo.service", "enabled": false}]}}),
+        ),
+        (
+            "units.disable.all.links",
+            "3.0.0",
+            json!({"systemd": {"units": [
+            {"name": "foo.service", "contents": "[Service]\nExecStart=/bin/false\n", "enabled": false},
+            {"name": "bar.service", "enabled": false}]}}),
+        ),
+        (
+            "units.disable.absent",
+            "3.0.0",
+            json!({"systemd": {"units": [{"name": "gone.service", "enabled": false}]}}),
+        ),
+        (
+            "units.enable.installed",
+            "3.0.0",
+            json!({"systemd": {"units": [{"name": "foo.service", "enabled": true}, {"name": "bar.service", "enabled": false}]}}),
         ),
         (
             "users.basic",
