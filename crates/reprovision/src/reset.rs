@@ -228,15 +228,22 @@ fn strip_token(text: &str, token: &str) -> String {
     out
 }
 
+/// Rejects a `-U` URL that would break GRUB's double-quoted string (or is
+/// empty), before it is fetched or written anywhere.
+pub fn check_url(url: &str) -> Result<(), ResetError> {
+    if url.is_empty() || url.contains(['"', '$', '\\', '\n', ' ']) {
+        return Err(ResetError::Usage(format!(
+            "refusing URL {url:?}: it would break GRUB's double-quoted string (quote characters, '$', '\\', spaces)"
+        )));
+    }
+    Ok(())
+}
+
 /// Rejects OEM edits that would corrupt GRUB's config, before anything is
 /// written.
 fn check_oem(oem: &OemEdits) -> Result<(), ResetError> {
     if let Some(url) = &oem.ignition_url {
-        if url.contains(['"', '$', '\\', '\n', ' ']) {
-            return Err(ResetError::Usage(format!(
-                "refusing URL {url:?}: it would break GRUB's double-quoted string (quote characters, '$', '\\', spaces)"
-            )));
-        }
+        check_url(url)?;
     }
     if let Some(id) = &oem.machine_id {
         if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {

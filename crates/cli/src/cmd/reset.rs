@@ -35,9 +35,17 @@ pub struct Args {
     /// flatcar-reset: Ignition config file (also copied to /oem/config.ign).
     #[arg(short = 'F', long = "ignition-file", value_name = "FILE")]
     pub ignition_file: Option<PathBuf>,
-    /// flatcar-reset: Ignition config URL (karg in /oem/grub.cfg).
+    /// flatcar-reset: Ignition config URL, fetched and validated now (also a karg in /oem/grub.cfg).
     #[arg(short = 'U', long = "ignition-url", value_name = "URL")]
     pub ignition_url: Option<String>,
+    /// Give up fetching the -U URL after this many seconds.
+    #[arg(
+        long,
+        default_value_t = 60,
+        value_name = "SECS",
+        help_heading = "Advanced Options"
+    )]
+    pub fetch_bound: u64,
     /// flatcar-reset: the positional arguments are keep regexes (`/.*` auto-appended).
     #[arg(short = 'K', long = "keep-paths")]
     pub keep_paths: bool,
@@ -82,6 +90,24 @@ pub(crate) fn parse_duration(s: &str) -> Result<u64> {
         .parse()
         .with_context(|| format!("invalid duration {s:?}; use e.g. 90s, 10m, 2h"))?;
     Ok(n * mul)
+}
+
+/// `-U URL`: fetches the config now, so that an unreachable URL stages
+/// nothing; the caller validates it.
+fn fetch_url(url: &str, bound_secs: u64) -> Result<Vec<u8>> {
+    reset::check_url(url).map_err(anyhow::Error::new)?;
+    let mut opts = reignite_fetch::FetchOptions::default();
+    opts.unlimited_total_bound = Some(std::time::Duration::from_secs(bound_secs));
+    let fetcher = reignite_fetch::Fetcher::new(opts).context("setting up fetching")?;
+    let res = reignite_spec::Resource {
+        source: Some(url.to_string()),
+        ..Default::default()
+    };
+    fetcher.fetch_bytes(&res, 64 << 20).with_context(|| {
+        format!(
+            "fetching the config from -U {url} (nothing was staged; check the URL, or use -F FILE)"
+        )
+    })
 }
 
 /// Runs `reignite reset`.
@@ -146,11 +172,20 @@ pub fn run(args: Args) -> Result<i32> {
             format: super::switch::Format::Human,
         });
     }
-    let canonical = match &config_path {
-        Some(p) => {
+    let canonical = match (&config_path, &args.ignition_url) {
+        (Some(p), _) => {
             Some(super::boot::validate_config(&super::boot::read_config(p, &args.butane)?)?.1)
         }
-        None => None,
+        // The URL's config is fetched and validated at staging; the boot
+        // uses the staged copy of what was validated.
+        (None, Some(url)) => Some(
+            super::boot::validate_config(&fetch_url(url, args.fetch_bound)?)
+                .with_context(|| {
+                    format!("the config at -U {url} is not usable; nothing was staged")
+                })?
+                .1,
+        ),
+        (None, None) => None,
     };
     if args.preview_delete || args.preview_keep {
         let mut pats = keep.clone();
@@ -391,27 +426,93 @@ mod flatcar_cli {
         );
     }
 
+    /// Serves `body` over HTTP on 127.0.0.1 for every request; returns the URL.
+    fn serve(body: &'static str) -> String {
+        use std::io::{BufRead, BufReader, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for s in l.incoming().flatten() {
+                let mut r = BufReader::new(&s);
+                let mut line = String::new();
+                while r.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                    line.clear();
+                }
+                let _ = write!(
+                    &s,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        format!("http://{addr}/config.ign")
+    }
+
     #[test]
-    fn url_replaces_config_file() {
+    fn url_is_fetched_validated_staged_and_booted() {
         let d = root();
         let r = d.path().display().to_string();
         std::fs::create_dir_all(d.path().join("oem")).unwrap();
         std::fs::write(d.path().join("oem/config.ign"), "{}").unwrap();
+        let url = serve(
+            r#"{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/etc/from-url","contents":{"source":"data:,fetched"}}]}}"#,
+        );
+        assert_eq!(run(&["flatcar-reset", "--root", &r, "-U", &url]), 0);
+        assert!(!d.path().join("oem/config.ign").exists());
+        let grub = std::fs::read_to_string(d.path().join("oem/grub.cfg")).unwrap();
+        assert_eq!(
+            grub,
+            format!("set linux_append=\"$linux_append ignition.config.url={url}\"\n")
+        );
+        let staged =
+            std::fs::read_to_string(d.path().join("var/lib/reignite/staged/config.json")).unwrap();
+        assert!(staged.contains("/etc/from-url"), "{staged}");
+        // The boot uses the validated copy, not the URL (gone by now or not).
+        assert_eq!(run(&["reignite", "boot", "--root", &r]), 0);
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("etc/from-url")).unwrap(),
+            "fetched"
+        );
+        assert!(!d.path().join("opt/junk").exists(), "reset ran");
+        assert!(
+            !d.path().join("var/lib/reignite/apply.journal").exists(),
+            "the engine's journal is dropped after the generation is recorded"
+        );
+    }
+
+    #[test]
+    fn unreachable_or_invalid_url_stages_nothing() {
+        let d = root();
+        let r = d.path().display().to_string();
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let dead = format!("http://127.0.0.1:{port}/config.ign");
+        let started = std::time::Instant::now();
         assert_eq!(
             run(&[
                 "flatcar-reset",
                 "--root",
                 &r,
+                "--fetch-bound",
+                "1",
                 "-U",
-                "https://example.com/c.ign"
+                &dead
             ]),
-            0
+            1
         );
-        assert!(!d.path().join("oem/config.ign").exists());
-        let grub = std::fs::read_to_string(d.path().join("oem/grub.cfg")).unwrap();
-        assert_eq!(
-            grub,
-            "set linux_append=\"$linux_append ignition.config.url=https://example.com/c.ign\"\n"
-        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        let invalid = serve(r#"{"ignition":{"version":"9.9.9"}}"#);
+        assert_eq!(run(&["flatcar-reset", "--root", &r, "-U", &invalid]), 1);
+        for p in [
+            "selective-os-reset",
+            "boot/flatcar/first_boot",
+            "oem/grub.cfg",
+            "var/lib/reignite/staged",
+        ] {
+            assert!(!d.path().join(p).exists(), "{p} written");
+        }
+        assert!(d.path().join("opt/junk").exists());
     }
 }
