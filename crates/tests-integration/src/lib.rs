@@ -9,6 +9,9 @@
 //! The validation reports both print are compared entry by entry ([`report`]).
 //! The only differences tolerated are listed, with their reasons, in
 //! [`exceptions`] (global) or in the case file itself (`known`).
+//!
+//! [`reset`] checks `reignite reset` + `boot` against a fresh provisioning
+//! (by reignite and by Ignition 2.14) of the factory state plus the kept paths.
 
 pub mod case;
 pub mod compare;
@@ -17,6 +20,7 @@ pub mod harness;
 pub mod ignition;
 pub mod passwd;
 pub mod report;
+pub mod reset;
 pub mod tree;
 
 /// True when the process runs with effective uid 0.
