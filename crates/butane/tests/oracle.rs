@@ -45,6 +45,7 @@ fn inputs(scratch: &Path) -> Vec<Input> {
             files_dir: None,
         })
         .collect();
+    v.extend(golden_inputs());
     match common::manifest() {
         None => eprintln!("note: conformance cases absent; oracle runs on built-in inputs only"),
         Some(m) => {
@@ -62,6 +63,24 @@ fn inputs(scratch: &Path) -> Vec<Input> {
         }
     }
     v
+}
+
+/// The documentation examples of `tests/golden/` (our own inputs; their
+/// optional `files/` directory is the `--files-dir`).
+fn golden_inputs() -> Vec<Input> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    dirs.into_iter()
+        .map(|d| Input {
+            name: format!("golden-{}", d.file_name().unwrap().to_string_lossy()),
+            bytes: std::fs::read(d.join("input.bu")).unwrap(),
+            files_dir: Some(d.join("files")).filter(|f| f.is_dir()),
+        })
+        .collect()
 }
 
 fn translated(inp: &Input) -> Option<(String, Vec<u8>)> {
@@ -182,6 +201,29 @@ fn declared(inp: &Input) -> [BTreeSet<String>; 3] {
                 &mut files,
                 &mut links,
             );
+        }
+    }
+    // Podman quadlets (fcos 1.8 / flatcar 1.2 experimental): a file under
+    // /etc/containers/systemd (rootful) or .../users, each drop-in a file in
+    // `<name>.d/`, and a template instance (`a@b.ext`) a link instead.
+    if let Some(sd) = root.get("systemd") {
+        for q in items(sd.resolved().get("quadlets")) {
+            let name = str_at(q, "name").unwrap();
+            let rootful = str_at(q, "rootful") == Some("true");
+            let dir = if rootful {
+                "/etc/containers/systemd"
+            } else {
+                "/etc/containers/systemd/users"
+            };
+            let instance = name.contains('@') && !name.contains("@.");
+            if instance {
+                links.insert(format!("{dir}/{name}"));
+            } else {
+                files.insert(format!("{dir}/{name}"));
+            }
+            for d in items(q.get("dropins")) {
+                files.insert(format!("{dir}/{name}.d/{}", str_at(d, "name").unwrap()));
+            }
         }
     }
     if root.get("grub").is_some() {
