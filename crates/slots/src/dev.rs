@@ -39,6 +39,9 @@ pub trait BlockDev {
 /// A positioned reader usable from another thread.
 pub type Reader = Box<dyn FnMut(u64, &mut [u8]) -> io::Result<()> + Send>;
 
+/// A positioned writer usable from another thread.
+pub type Writer = Box<dyn FnMut(u64, &[u8]) -> io::Result<()> + Send>;
+
 /// Makes `[off, off + len)` durable and drops it from the page cache.
 pub type Flusher = Box<dyn FnMut(u64, u64) -> io::Result<()> + Send>;
 
@@ -50,16 +53,34 @@ pub struct Reread {
     pub flush: Flusher,
     /// A reader through the page cache; only honest after `flush`.
     pub buffered: Reader,
-    /// An `O_DIRECT` reader and the alignment (bytes) its offsets, lengths
-    /// and buffer addresses need, where the file system or device supports
-    /// direct I/O.
-    pub direct: Option<(Reader, usize)>,
+    /// `O_DIRECT` access, where the file system or device supports it.
+    pub direct: Option<DirectIo>,
+}
+
+/// `O_DIRECT` handles on the device: no page cache between us and it.
+pub struct DirectIo {
+    /// Alignment (bytes) of offsets, lengths and buffer addresses.
+    pub align: usize,
+    /// Reads from the device.
+    pub read: Reader,
+    /// Writes to the device (absent on a read-only handle); a write returns
+    /// once the device holds the data, a flush makes it durable.
+    pub write: Option<Writer>,
 }
 
 impl std::fmt::Debug for Reread {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Reread")
-            .field("direct_align", &self.direct.as_ref().map(|d| d.1))
+            .field("direct", &self.direct)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for DirectIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirectIo")
+            .field("align", &self.align)
+            .field("writable", &self.write.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -68,6 +89,7 @@ impl std::fmt::Debug for Reread {
 #[derive(Debug)]
 pub struct FileDev {
     file: File,
+    writable: bool,
     sector_size: u64,
     len: u64,
 }
@@ -93,6 +115,7 @@ impl FileDev {
         let len = file.seek(SeekFrom::End(0))?;
         Ok(FileDev {
             file,
+            writable,
             sector_size,
             len,
         })
@@ -129,10 +152,19 @@ impl BlockDev for FileDev {
         });
         let read_file = self.file.try_clone().ok()?;
         let buffered: Reader = Box::new(move |off, buf| read_file.read_exact_at(buf, off));
-        let direct = open_direct(&self.file, self.sector_size).map(|(f, align)| {
-            let r: Reader = Box::new(move |off, buf| f.read_exact_at(buf, off));
-            (r, align)
-        });
+        let direct =
+            open_direct(&self.file, self.sector_size, self.writable).and_then(|(f, align)| {
+                let write = match self.writable {
+                    true => {
+                        let w = f.try_clone().ok()?;
+                        let w: Writer = Box::new(move |off, buf| w.write_all_at(buf, off));
+                        Some(w)
+                    }
+                    false => None,
+                };
+                let read: Reader = Box::new(move |off, buf| f.read_exact_at(buf, off));
+                Some(DirectIo { align, read, write })
+            });
         Some(Reread {
             flush,
             buffered,
@@ -161,11 +193,12 @@ fn drop_cached(file: &File, off: u64, len: u64) {
 /// where the kernel reports it (Linux 6.1+), else the logical sector size.
 /// One aligned read at offset 0 proves it works; any failure means "no
 /// direct I/O here" (tmpfs before 6.6, some FUSE and network file systems).
-fn open_direct(file: &File, sector_size: u64) -> Option<(File, usize)> {
+fn open_direct(file: &File, sector_size: u64, writable: bool) -> Option<(File, usize)> {
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::OpenOptionsExt;
     let direct = std::fs::OpenOptions::new()
         .read(true)
+        .write(writable)
         .custom_flags(rustix::fs::OFlags::DIRECT.bits() as i32)
         .open(format!("/proc/self/fd/{}", file.as_raw_fd()))
         .ok()?;

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 pub use keys::{parse_public_key, parse_sha256, parse_signature};
 use pipeline::{Chain, Source, Stage};
 
-use crate::dev::{BlockDev, Reread};
+use crate::dev::{BlockDev, Reread, Writer};
 use crate::disk::Disk;
 use crate::journal::Journal;
 use crate::slots::{SlotId, Slots};
@@ -99,14 +99,16 @@ fn io_err(context: String) -> impl FnOnce(std::io::Error) -> Error {
     move |source| Error::Io { context, source }
 }
 
-/// Reads the payload in chunks (the source of an unaligned chain, so `buf`
-/// is exactly the chunk).
-fn payload_source<'f>(file: &'f File, path: &'f Path) -> Source<'f> {
+/// Reads the payload in chunks (the chains' source). `buf` may be padded
+/// up to an alignment; only the payload's bytes are read into it.
+fn payload_source<'f>(file: &'f File, path: &'f Path, size: u64) -> Source<'f> {
     Box::new(move |off, buf| {
-        file.read_exact_at(buf, off).map_err(io_err(format!(
-            "reading payload {} at byte {off}",
-            path.display()
-        )))
+        let n = (size - off).min(buf.len() as u64) as usize;
+        file.read_exact_at(&mut buf[..n], off)
+            .map_err(io_err(format!(
+                "reading payload {} at byte {off}",
+                path.display()
+            )))
     })
 }
 
@@ -154,7 +156,7 @@ fn check_pass(
             buffers: WRITE_BUFFERS,
             align: 1,
         }
-        .run(payload_source(file, path), stages)?;
+        .run(payload_source(file, path, size), stages)?;
     }
     if let Some(v) = verifier {
         v.finalize_and_verify().map_err(|_| {
@@ -179,17 +181,27 @@ struct Job<'a> {
     progress: Progress<'a>,
 }
 
-/// The stage that writes each chunk at `base + off` and, every `window`
+/// The stage that writes each chunk at `base + off` (the aligned part
+/// through `direct` when given, the rest through `dev`) and, every `window`
 /// bytes and at the end, reports the end of the written range on `done`.
 fn write_stage<'a, D: BlockDev + Send>(
     dev: &'a mut D,
+    mut direct: Option<(Writer, usize)>,
     job: &'a Job<'a>,
     mut done: impl FnMut(u64) -> Result<(), Error> + Send + 'a,
 ) -> Stage<'a> {
     let mut reported = 0u64;
     Box::new(move |off, b: &[u8]| {
-        dev.write_at(job.base + off, b)
-            .map_err(io_err(format!("writing {} at byte {off}", job.target)))?;
+        let err = |at: u64| io_err(format!("writing {} at byte {at}", job.target));
+        let mut split = 0;
+        if let Some((w, align)) = direct.as_mut() {
+            split = b.len() / *align * *align;
+            w(job.base + off, &b[..split]).map_err(err(off))?;
+        }
+        if split < b.len() {
+            let at = off + split as u64;
+            dev.write_at(job.base + at, &b[split..]).map_err(err(at))?;
+        }
         let end = off + b.len() as u64;
         (job.progress)("writing", end, job.size);
         if end - reported >= job.window || end == job.size {
@@ -219,17 +231,34 @@ fn write_and_verify<D: BlockDev + Send>(
     // Direct reads need aligned offsets and lengths; the slot start and the
     // chunk size usually are, and the last chunk is read rounded up (the
     // bytes past the payload are not hashed).
-    let (mut read, align, how) = match direct {
-        Some((r, a))
-            if base % a as u64 == 0
-                && job.chunk % a == 0
-                && base + size.div_ceil(a as u64) * a as u64 <= dev_len =>
+    let (mut read, align, direct_write) = match direct {
+        Some(d)
+            if base % d.align as u64 == 0
+                && job.chunk % d.align == 0
+                && base + size.div_ceil(d.align as u64) * d.align as u64 <= dev_len =>
         {
-            (r, a, "O_DIRECT")
+            (d.read, d.align, d.write.map(|w| (w, d.align)))
         }
-        _ => (buffered, 1, "the page cache after flush and drop"),
+        _ => (buffered, 1, None),
     };
-    tracing::debug!("re-reading {target} through {how}");
+    // Direct writes are on the device when they return, so only the last
+    // window (with the unaligned tail written through the page cache) needs
+    // the flush before it is re-read; buffered writes are flushed and
+    // dropped from the cache window by window.
+    let flush_every_window = direct_write.is_none();
+    tracing::debug!(
+        "writing {target} {}, re-reading it {}",
+        if flush_every_window {
+            "through the page cache"
+        } else {
+            "with O_DIRECT"
+        },
+        if align > 1 {
+            "with O_DIRECT"
+        } else {
+            "through the page cache after flush and drop"
+        }
+    );
     let writing_done = AtomicBool::new(false);
     std::thread::scope(|scope| {
         // writer → flusher: ends of written windows; flusher → verifier:
@@ -239,9 +268,11 @@ fn write_and_verify<D: BlockDev + Send>(
         let flusher = scope.spawn(move || -> Result<(), Error> {
             let mut from = 0u64;
             for end in written_rx {
-                flush(base + from, end - from)
-                    .map_err(io_err(format!("flushing {target} up to byte {end}")))?;
-                from = end;
+                if flush_every_window || end == size {
+                    flush(base + from, end - from)
+                        .map_err(io_err(format!("flushing {target} up to byte {end}")))?;
+                    from = end;
+                }
                 // A closed channel means the verifier failed; its error is
                 // reported when it is joined.
                 let _ = durable_tx.send(end);
@@ -284,7 +315,8 @@ fn write_and_verify<D: BlockDev + Send>(
             if let Some(h) = wh.as_mut() {
                 stages.push(hash_stage(h));
             }
-            stages.push(write_stage(dev, job, move |end| {
+            let write_align = if flush_every_window { 1 } else { align };
+            stages.push(write_stage(dev, direct_write, job, move |end| {
                 written_tx
                     .send(end)
                     .map_err(|_| Error::Verify(format!("the flusher of {target} stopped")))
@@ -293,9 +325,9 @@ fn write_and_verify<D: BlockDev + Send>(
                 total: size,
                 chunk: job.chunk,
                 buffers: WRITE_BUFFERS,
-                align: 1,
+                align: write_align,
             }
-            .run(payload_source(job.file, job.path), stages)
+            .run(payload_source(job.file, job.path, size), stages)
         };
         writing_done.store(true, Ordering::Relaxed);
         let flushed = flusher
@@ -334,14 +366,14 @@ fn write_then_verify<D: BlockDev + Send>(
         if let Some(h) = wh.as_mut() {
             stages.push(hash_stage(h));
         }
-        stages.push(write_stage(&mut *dev, job, |_| Ok(())));
+        stages.push(write_stage(&mut *dev, None, job, |_| Ok(())));
         Chain {
             total: size,
             chunk: job.chunk,
             buffers: WRITE_BUFFERS,
             align: 1,
         }
-        .run(payload_source(job.file, job.path), stages)?;
+        .run(payload_source(job.file, job.path, size), stages)?;
     }
     dev.flush().map_err(io_err(format!("flushing {target}")))?;
     // Re-read from the device, not from the page cache.

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use common::*;
 use ed25519_dalek::{Signer, SigningKey};
+use reignite_slots::dev::{Reader, Reread};
 use reignite_slots::install::{install, InstallOptions, SignatureCheck};
 use reignite_slots::{BlockDev, Disk, FileDev, Journal, MemDev, SlotId, Slots};
 use sha2::{Digest, Sha256};
@@ -260,4 +261,167 @@ fn reread_check_catches_corruption_on_the_device() {
     let s = Slots::find(e, h.entry_size()).unwrap();
     assert_eq!(s.get(SlotId::B).bits().priority, 0);
     assert_eq!(s.next(), Some(SlotId::A));
+}
+
+/// A real image file whose re-read handles can be made to return a flipped
+/// bit at `rot` (a byte offset in the image) and can have direct I/O taken
+/// away, so the concurrent write-and-verify path is tested both ways.
+#[derive(Debug)]
+struct RotFile {
+    dev: FileDev,
+    rot: Option<u64>,
+    direct: bool,
+}
+
+fn rotting(mut r: Reader, rot: Option<u64>) -> Reader {
+    Box::new(move |off, buf: &mut [u8]| {
+        r(off, buf)?;
+        if let Some(at) = rot.filter(|at| (off..off + buf.len() as u64).contains(at)) {
+            buf[(at - off) as usize] ^= 0x10;
+        }
+        Ok(())
+    })
+}
+
+impl BlockDev for RotFile {
+    fn sector_size(&self) -> u64 {
+        self.dev.sector_size()
+    }
+    fn len_bytes(&self) -> u64 {
+        self.dev.len_bytes()
+    }
+    fn read_at(&mut self, off: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        self.dev.read_at(off, buf)
+    }
+    fn write_at(&mut self, off: u64, buf: &[u8]) -> std::io::Result<()> {
+        self.dev.write_at(off, buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.dev.flush()
+    }
+    fn reread(&self) -> Option<Reread> {
+        let mut r = self.dev.reread()?;
+        r.buffered = rotting(r.buffered, self.rot);
+        r.direct = match (self.direct, r.direct) {
+            (true, Some(mut d)) => {
+                d.read = rotting(d.read, self.rot);
+                Some(d)
+            }
+            _ => None,
+        };
+        Some(r)
+    }
+}
+
+fn slot_b_start(img: &Path) -> u64 {
+    let d = open(img);
+    let (h, e) = d.current();
+    Slots::find(e, h.entry_size())
+        .unwrap()
+        .get(SlotId::B)
+        .first_lba
+        * 512
+}
+
+/// Odd payload sizes (an unaligned tail after direct writes), small chunks
+/// and windows, with and without direct I/O: the slot holds exactly the
+/// payload, the bytes after it are untouched, and a flipped bit in the
+/// re-read anywhere — first chunk, a middle window, the tail — is caught
+/// with the slot left disabled.
+#[test]
+fn concurrent_verify_writes_exactly_and_catches_rot() {
+    if !have_sgdisk("concurrent_verify_writes_exactly_and_catches_rot") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("disk.img");
+    flatcar_small(&img, &[]);
+    let has_direct = FileDev::open(&img, true, 512)
+        .unwrap()
+        .reread()
+        .unwrap()
+        .direct
+        .is_some();
+    if !has_direct {
+        eprintln!(
+            "note: {} has no O_DIRECT; the direct cases run buffered",
+            dir.path().display()
+        );
+    }
+    for direct in [true, false] {
+        for len in [3 * 65536 + 777, 65536 * 5, 1000] {
+            flatcar_small(&img, &[]);
+            let start = slot_b_start(&img);
+            // A marker just past the payload must survive.
+            use std::os::unix::fs::FileExt;
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&img)
+                .unwrap();
+            f.write_all_at(&[0x5a; 4096], start + len as u64).unwrap();
+            drop(f);
+            let (p, data) = payload(dir.path(), len);
+            let opts = InstallOptions {
+                activate: true,
+                chunk_size: Some(65536),
+                verify_window: Some(2 * 65536),
+                ..Default::default()
+            };
+            let dev = RotFile {
+                dev: FileDev::open(&img, true, 512).unwrap(),
+                rot: None,
+                direct,
+            };
+            let mut d = Disk::open(dev).unwrap();
+            let r = install(&mut d, None, SlotId::B, &p, &opts).unwrap();
+            assert!(r.activated, "direct={direct} len={len}");
+            drop(d);
+            let mut got = vec![0u8; len + 4096];
+            std::fs::File::open(&img)
+                .unwrap()
+                .read_exact_at(&mut got, start)
+                .unwrap();
+            assert!(
+                got[..len] == data[..],
+                "direct={direct} len={len}: slot content"
+            );
+            assert!(
+                got[len..].iter().all(|b| *b == 0x5a),
+                "direct={direct} len={len}: bytes after the payload"
+            );
+            assert!(sgdisk_clean(&img));
+
+            for (at, pre) in [(0, false), (len as u64 / 2, true), (len as u64 - 1, false)] {
+                {
+                    flatcar_small(&img, &[]);
+                    let dev = RotFile {
+                        dev: FileDev::open(&img, true, 512).unwrap(),
+                        rot: Some(start + at),
+                        direct,
+                    };
+                    let mut d = Disk::open(dev).unwrap();
+                    let opts = InstallOptions {
+                        activate: true,
+                        expected_sha256: pre.then(|| Sha256::digest(&data).into()),
+                        chunk_size: Some(65536),
+                        verify_window: Some(2 * 65536),
+                        ..Default::default()
+                    };
+                    let e = install(&mut d, None, SlotId::B, &p, &opts)
+                        .unwrap_err()
+                        .to_string();
+                    assert!(
+                        e.starts_with("verification failed: USR-B reads back as sha256")
+                            && e.ends_with("USR-B stays disabled"),
+                        "direct={direct} len={len} at={at}: {e}"
+                    );
+                    let (h, e) = d.current();
+                    let s = Slots::find(e, h.entry_size()).unwrap();
+                    assert_eq!(s.get(SlotId::B).bits().priority, 0);
+                    assert_eq!(s.next(), Some(SlotId::A));
+                }
+            }
+        }
+    }
 }
