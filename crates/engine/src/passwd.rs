@@ -47,6 +47,16 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, cfg: &Passwd) -> Result<(), ApplyError> {
     if cfg.users.is_empty() && cfg.groups.is_empty() {
         return Ok(());
     }
+    if !rustix::process::geteuid().is_root() {
+        // Refused before anything is written: homes, skeleton copies and key
+        // files are chowned to the accounts. Ignition fails here too (its
+        // account lookups chroot into the target).
+        return Err(err(
+            "users and groups can only be applied as root: homes and SSH key files \
+             are owned by their accounts; run reignite apply as root"
+                .to_string(),
+        ));
+    }
     let defs = Defs::load(ctx.root)?;
     let mut db = AccountDb::load(ctx.root)?;
     let mut homes = Vec::new();

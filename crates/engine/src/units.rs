@@ -1,7 +1,8 @@
 //! systemd units, dropins, masks and the preset file
 //! (ignition-semantics.md §6.8).
 //!
-//! Unit files and dropins are always (re)written, 0644 and 0:0. `mask: true`
+//! Unit files and dropins are always (re)written, 0644 and owned by the
+//! applying process (0:0 as root), as Ignition leaves them. `mask: true`
 //! replaces the unit path with a link to `/dev/null`; `mask: false` removes
 //! such a link. Presets go to `/etc/systemd/system-preset/20-ignition.preset`,
 //! sorted by `"<unit>-enabled|disabled"` as Ignition ≥ 2.15 writes them, but
@@ -26,8 +27,8 @@ pub const UNITS_DIR: &str = "/etc/systemd/system";
 /// The preset file.
 pub const PRESET_PATH: &str = "/etc/systemd/system-preset/20-ignition.preset";
 
-/// Writes a small root-owned 0644 file through the journal and records it
-/// in the manifest (unit files, drop-ins, the preset file, the kargs file).
+/// Writes a small 0644 file owned by us (root) through the journal and
+/// records it in the manifest (unit files, drop-ins, the preset file, the kargs file).
 pub(crate) fn write_simple(
     ctx: &mut Ctx<'_>,
     path: &str,
@@ -40,9 +41,12 @@ pub(crate) fn write_simple(
         ctx.note_created(&resolved)?;
     }
     let created = !existed || ctx.created_before(&resolved);
+    // No chown: Ignition writes these as itself and never changes their
+    // owner (0:0 when run as root; an unprivileged run keeps its own ids
+    // instead of failing).
     let opts = WriteOptions {
         mode: 0o644,
-        owner: Some((0, 0)),
+        owner: None,
         durability: ctx.durability,
     };
     let content = ctx.write_file(&resolved, opts, &mut |w| {
