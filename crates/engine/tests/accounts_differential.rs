@@ -509,3 +509,124 @@ fn native_accounts_match_shadow_utils() {
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The `In` files of a blackbox case's ROOT partition, written under `dir`.
+fn blackbox_in(dir: &Path, case: &serde_json::Value) {
+    for disk in case["In"].as_array().into_iter().flatten() {
+        for p in disk["Partitions"].as_array().into_iter().flatten() {
+            if p["Label"] != "ROOT" {
+                continue;
+            }
+            for f in p["Files"].as_array().into_iter().flatten() {
+                let d = f["Directory"]
+                    .as_str()
+                    .unwrap_or("")
+                    .trim_start_matches('/');
+                let path = dir.join(d).join(f["Name"].as_str().unwrap());
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(&path, f["Contents"].as_str().unwrap_or("")).unwrap();
+            }
+        }
+    }
+}
+
+/// The upstream blackbox cases with a `passwd` section (one instance each;
+/// the rules do not change between spec versions), run through Debian's
+/// tools and through `apply` from the same `In` tree: both must succeed or
+/// both fail, with identical databases. Where the tools' result is not
+/// upstream's `Out` (which comes from Fedora's shadow-utils), the case is
+/// printed: those are the distro differences `blackbox.rs` lists as
+/// expected failures, not reignite bugs.
+#[test]
+fn blackbox_passwd_cases_match_shadow_utils() {
+    if !is_root() {
+        eprintln!("skipping blackbox_passwd_cases_match_shadow_utils: needs root (useradd --root)");
+        return;
+    }
+    if Command::new("useradd").arg("--help").output().is_err() {
+        eprintln!("skipping blackbox_passwd_cases_match_shadow_utils: useradd not installed (Debian package `passwd`)");
+        return;
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/conformance/ignition-blackbox.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        eprintln!(
+            "skipping blackbox_passwd_cases_match_shadow_utils: {} is absent",
+            path.display()
+        );
+        return;
+    };
+    let corpus: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut failures = Vec::new();
+    for case in corpus["positive"].as_array().unwrap() {
+        let name = case["Name"].as_str().unwrap();
+        let base = name.rsplit_once(' ').map_or(name, |(b, _)| b);
+        let Ok(cfg) =
+            serde_json::from_str::<serde_json::Value>(case["Config"].as_str().unwrap_or(""))
+        else {
+            continue;
+        };
+        let passwd = &cfg["passwd"];
+        if passwd.is_null()
+            || passwd.as_object().is_some_and(|o| o.is_empty())
+            || !seen.insert(base)
+        {
+            continue;
+        }
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        blackbox_in(a.path(), case);
+        blackbox_in(b.path(), case);
+        let tools = ignition_commands(a.path(), passwd);
+        let cfg = config(json!({"ignition": {"version": "3.5.0"}, "passwd": passwd}));
+        let applied = run(b.path(), &cfg).map(|_| ()).map_err(|e| e.to_string());
+        let dbs = |r: &Path| -> Vec<String> {
+            ["passwd", "shadow", "group", "gshadow"]
+                .iter()
+                .map(|f| std::fs::read_to_string(r.join("etc").join(f)).unwrap_or_default())
+                .collect()
+        };
+        if tools.is_ok() != applied.is_ok() {
+            failures.push(format!("{name}: tools {tools:?}, apply {applied:?}"));
+        } else if dbs(a.path()) != dbs(b.path()) {
+            failures.push(format!(
+                "{name}: databases differ\n  tools:    {:?}\n  reignite: {:?}",
+                dbs(a.path()),
+                dbs(b.path())
+            ));
+        }
+        let upstream_ok = tools.is_ok()
+            && case["Out"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|d| d["Partitions"].as_array().into_iter().flatten())
+                .filter(|p| p["Label"] == "ROOT")
+                .flat_map(|p| p["Files"].as_array().into_iter().flatten())
+                .filter(|f| f["Directory"] == "etc")
+                .all(|f| {
+                    let got = std::fs::read_to_string(
+                        a.path().join("etc").join(f["Name"].as_str().unwrap()),
+                    )
+                    .unwrap_or_default();
+                    got == f["Contents"].as_str().unwrap_or("")
+                });
+        eprintln!(
+            "blackbox passwd {name}: Debian tools {}, reignite {}{}",
+            if tools.is_ok() { "succeed" } else { "fail" },
+            if applied.is_ok() { "succeeds" } else { "fails" },
+            if upstream_ok {
+                ""
+            } else {
+                "; upstream's Out (Fedora) differs from Debian's result"
+            }
+        );
+    }
+    assert!(
+        seen.len() >= 6,
+        "only {} passwd cases in the corpus",
+        seen.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

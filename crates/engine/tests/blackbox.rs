@@ -25,14 +25,16 @@ use serde_json::Value;
 mod servers;
 
 /// Known, explained failures: (case name without version, reason).
-/// reignite matches Debian's shadow-utils 4.13 (checked against the real
-/// tools by `accounts_differential.rs` and by hand on these cases' `In`
-/// roots); upstream's expectations come from Fedora's shadow-utils.
+/// reignite matches Debian's shadow-utils 4.13 on these cases' own `In`
+/// roots — same success or failure, identical databases — as
+/// `accounts_differential.rs` (`blackbox_passwd_cases_match_shadow_utils`)
+/// checks against the real tools; upstream's `Out` comes from Fedora's
+/// shadow-utils. Distro differences, not reignite bugs.
 const EXPECTED_FAILURES: &[(&str, &str)] = &[
     (
         "groups.add",
-        "Debian's groupadd --system allocates gid 149 here (one below the lowest used system gid); \
-         upstream expects 201 from Fedora's SYS_GID_MIN",
+        "Debian's groupadd --system (no login.defs: system gids 101-999) allocates 149, one below \
+         the lowest used system gid; upstream's Out (Fedora) expects 201",
     ),
     (
         "groups.delete",
