@@ -17,6 +17,7 @@ use reignite_spec::{Passwd, PasswdGroup, PasswdUser};
 use crate::accounts::{allocate_id, AccountDb, Defs};
 use crate::context::{ApplyError, Ctx, IoContext};
 use crate::manifest::{AccountAction, GroupRecord, Origin, RecordKind, UserRecord};
+mod loginlogs;
 mod usermod;
 use usermod::{usermod_home, Usermod};
 

@@ -111,6 +111,18 @@ fn base_root(dir: &Path, with_shadow: bool, login_defs: bool) {
     ] {
         std::os::unix::fs::lchown(dir.join(p), Some(u), Some(g)).unwrap();
     }
+    // Login records (`struct lastlog`: 292 bytes, `struct faillog`: 32,
+    // indexed by uid): old's lastlog record, and a faillog that ends at
+    // uid 1000's record (so old's slot lies beyond its end).
+    std::fs::create_dir_all(dir.join("var/log")).unwrap();
+    let mut lastlog = vec![0u8; 1501 * 292];
+    lastlog[1500 * 292..1500 * 292 + 4].copy_from_slice(&12345i32.to_le_bytes());
+    lastlog[1500 * 292 + 4..1500 * 292 + 9].copy_from_slice(b"pts/0");
+    std::fs::write(dir.join("var/log/lastlog"), lastlog).unwrap();
+    let mut faillog = vec![0u8; 1001 * 32];
+    faillog[1000 * 32..1000 * 32 + 2].copy_from_slice(&3i16.to_le_bytes());
+    faillog[1000 * 32 + 4..1000 * 32 + 7].copy_from_slice(b"tty");
+    std::fs::write(dir.join("var/log/faillog"), faillog).unwrap();
     // After the chown, which would clear them.
     std::fs::set_permissions(
         dir.join("home/old/suid"),
@@ -261,6 +273,18 @@ fn compared(root: &Path) -> Vec<(String, String)> {
             std::fs::read_to_string(root.join("etc").join(f)).unwrap_or_else(|_| "(absent)".into()),
         ));
     }
+    for f in ["var/log/lastlog", "var/log/faillog"] {
+        use sha2::Digest;
+        let bytes = std::fs::read(root.join(f)).unwrap_or_default();
+        out.push((
+            format!("/{f}"),
+            format!(
+                "{} bytes, sha256 {}",
+                bytes.len(),
+                hex::encode(sha2::Sha256::digest(&bytes))
+            ),
+        ));
+    }
     for dir in ["home", "var/home", "srv", "var/mail"] {
         let p = root.join(dir);
         if p.exists() {
@@ -364,6 +388,12 @@ fn cases() -> Vec<(&'static str, serde_json::Value, bool, bool)> {
         (
             "uid change re-owns the home and mail spool",
             json!({"users": [{"name": "old", "uid": 2500}]}),
+            true,
+            true,
+        ),
+        (
+            "uid change to a lower uid moves login records",
+            json!({"users": [{"name": "old", "uid": 1000}]}),
             true,
             true,
         ),

@@ -16,8 +16,8 @@
 //!
 //! `userdel --remove` removes the spool file too ([`remove_mailbox`]).
 //!
-//! Not reproduced: the copy of `/var/log/lastlog` and `faillog` records to
-//! the new uid (files absent on a provisioning target).
+//! A new uid also moves the `/var/log/lastlog` and `faillog` records
+//! (`loginlogs.rs`).
 //!
 //! The intended change is journalled before the databases are written, so
 //! an apply interrupted after that (when the databases already show the new
@@ -93,6 +93,7 @@ impl Usermod {
         }
         if let Some(new_uid) = self.new_uid {
             self.mailbox(ctx, defs, new_uid)?;
+            super::loginlogs::update(ctx, defs, self.old_uid, new_uid)?;
         }
         if self.move_to.is_some() || !reown {
             return Ok(());
