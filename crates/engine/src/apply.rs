@@ -5,11 +5,13 @@
 //! Durability and re-runs: before the first write, a journal is opened under
 //! `/var/lib/reignite/`; it notes every node, user and group created and, for
 //! each file, the sha256 of the contents about to be renamed into place. After
-//! the last write one `syncfs` flushes everything, then generation 1 (canonical
-//! config + manifest) is written with fsyncs and `current` is switched to it;
-//! only then is the journal removed. An apply interrupted anywhere can simply
-//! be run again: nodes matching the journal are recognised as reignite's own.
-//! Running a completed apply again is a no-op.
+//! the last node, generation 1 (canonical config + manifest) is written
+//! beside them and one `syncfs` flushes everything; then `current` is written
+//! and synced, renamed into place, the journal is removed and the state
+//! directory is synced (two fsyncs after the syncfs). An apply interrupted
+//! anywhere can simply be run again: nodes matching the journal are
+//! recognised as reignite's own, and a generation without `current` is
+//! written again. Running a completed apply again is a no-op.
 
 use std::io::Write;
 use std::os::fd::AsFd;
@@ -128,7 +130,17 @@ pub fn current_generation(root: &Root) -> Result<Option<(u64, Manifest)>, ApplyE
     Ok(Some((n, m)))
 }
 
-fn write_state_file(root: &Root, path: &str, text: &str, mode: u32) -> Result<(), ApplyError> {
+/// Writes one of reignite's state files. With `Durability::Deferred` the
+/// caller syncs later; `sync_data` additionally syncs the file's data before
+/// it is renamed into place but leaves the directory to the caller.
+fn write_state_file(
+    root: &Root,
+    path: &str,
+    text: &str,
+    mode: u32,
+    durability: Durability,
+    sync_data: bool,
+) -> Result<(), ApplyError> {
     let (parent, name) = split_parent(path);
     let (dir, _) = root
         .mkdir_all(parent, 0o755)
@@ -139,9 +151,15 @@ fn write_state_file(root: &Root, path: &str, text: &str, mode: u32) -> Result<()
         &WriteOptions {
             mode,
             owner: Some((0, 0)),
-            durability: Durability::Fsync,
+            durability,
         },
-        |f| f.write_all(text.as_bytes()),
+        |f| {
+            f.write_all(text.as_bytes())?;
+            if sync_data {
+                f.sync_data()?;
+            }
+            Ok(())
+        },
     )
     .ctx(|| format!("writing {path}"))
 }
@@ -169,22 +187,30 @@ pub fn apply(
             config_sha256: m.config_sha256,
         });
     }
-    let (manifest, next_point) = provision_inner(root, config, &opts, on_event)?;
+    let generation = 1;
+    let (manifest, next_point) = provision_inner(
+        root,
+        config,
+        &opts,
+        on_event,
+        Some((generation, &canonical)),
+    )?;
     let mut fail = FailAt {
         fail_at: opts.fail_at,
         next: next_point,
     };
-    let generation = 1;
-    let gdir = generation_dir(generation);
-    write_state_file(root, &format!("{gdir}/config.json"), &canonical, 0o600)?;
+    fail.point()?;
+    // The generation's files went out with the syncfs; `current` is synced
+    // before it is renamed into place, and the removal of the journal syncs
+    // the directory holding both.
     write_state_file(
         root,
-        &format!("{gdir}/manifest.json"),
-        &manifest.to_json(),
-        0o600,
+        CURRENT,
+        &format!("{generation}\n"),
+        0o644,
+        Durability::Deferred,
+        true,
     )?;
-    fail.point()?;
-    write_state_file(root, CURRENT, &format!("{generation}\n"), 0o644)?;
     clear_journal(root)?;
     on_event(&Event {
         step: "generation",
@@ -228,7 +254,7 @@ pub fn provision(
     on_event: &mut dyn FnMut(&Event),
 ) -> Result<Manifest, ApplyError> {
     check_root(root)?;
-    Ok(provision_inner(root, config, &opts, on_event)?.0)
+    Ok(provision_inner(root, config, &opts, on_event, None)?.0)
 }
 
 /// Removes the journal of a finished apply/provision and syncs its directory.
@@ -253,12 +279,16 @@ fn check_root(root: &Root) -> Result<(), ApplyError> {
 }
 
 /// The stages with the journal; returns the manifest and the next commit
-/// point number.
+/// point number. With `record` = (generation, canonical config), that
+/// generation's `config.json` and `manifest.json` are written before the one
+/// `syncfs`, which makes them durable with everything else (`current` is
+/// left to the caller).
 fn provision_inner(
     root: &Root,
     config: &Config,
     opts: &ApplyOptions<'_>,
     on_event: &mut dyn FnMut(&Event),
+    record: Option<(u64, &str)>,
 ) -> Result<(Manifest, usize), ApplyError> {
     let root_name = root.display().display().to_string();
     let (_, sha) = canonical_config(config);
@@ -314,6 +344,27 @@ fn provision_inner(
     result_file(&mut ctx, opts.boot_id.as_deref(), opts.user_config_provided)?;
 
     ctx.commit_point()?;
+    if let Some((generation, canonical)) = record {
+        let gdir = generation_dir(generation);
+        let deferred = Durability::Deferred;
+        write_state_file(
+            root,
+            &format!("{gdir}/config.json"),
+            canonical,
+            0o600,
+            deferred,
+            false,
+        )?;
+        let manifest = ctx.manifest.to_json();
+        write_state_file(
+            root,
+            &format!("{gdir}/manifest.json"),
+            &manifest,
+            0o600,
+            deferred,
+            false,
+        )?;
+    }
     reignite_sysutil::sync_filesystem(root.fd()).ctx(|| format!("syncing {root_name}"))?;
     Ok((ctx.manifest, ctx.commits))
 }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::accounts::AccountDb;
+use crate::dircache::DirCache;
 use crate::manifest::{Manifest, NodeRecord, Origin, RecordKind};
 use crate::root::{split_parent, ResolveError, Root};
 
@@ -328,11 +329,12 @@ pub(crate) struct Ctx<'a> {
     pub scanned_dirs: std::collections::HashSet<String>,
     /// Seconds since the epoch, for shadow's last-change field and the result file.
     pub now: i64,
-    /// The last parent directory opened for a node, reused by the next
-    /// lookups of the same node (and of its siblings). `Some` only while the
-    /// files stage runs (`Some((None, _))` = enabled, empty); emptied before
-    /// anything is removed, so it never names a replaced directory.
-    pub dir_cache: Option<(Option<String>, Option<Rc<OwnedFd>>)>,
+    /// Parent directories opened for nodes, by resolved path, reused by the
+    /// later nodes in the same directories. `Some` only while the files stage
+    /// runs; emptied before anything is removed, so it never names a
+    /// directory this apply replaced. See `crate::dircache` for why a cached
+    /// descriptor stays inside the root.
+    pub dir_cache: Option<DirCache>,
 }
 
 impl Ctx<'_> {
@@ -387,26 +389,39 @@ impl Ctx<'_> {
     /// Starts (`true`) or ends (`false`) reusing parent directory
     /// descriptors; see [`Ctx::dir_cache`].
     pub fn cache_dirs(&mut self, on: bool) {
-        self.dir_cache = on.then_some((None, None));
+        self.dir_cache = on.then(DirCache::default);
     }
 
-    /// Forgets the cached directory (before anything is removed).
+    /// Forgets the cached directories (before anything is removed).
     pub fn forget_dirs(&mut self) {
         if let Some(c) = &mut self.dir_cache {
-            *c = (None, None);
+            c.clear();
         }
     }
 
     fn cached_dir(&self, dir: &str) -> Option<Rc<OwnedFd>> {
-        match &self.dir_cache {
-            Some((Some(d), Some(fd))) if d == dir => Some(Rc::clone(fd)),
-            _ => None,
-        }
+        self.dir_cache.as_ref().and_then(|c| c.get(dir))
     }
 
     fn remember_dir(&mut self, dir: &str, fd: &Rc<OwnedFd>) {
         if let Some(c) = &mut self.dir_cache {
-            *c = (Some(dir.to_string()), Some(Rc::clone(fd)));
+            c.insert(dir, fd);
+        }
+    }
+
+    /// The descriptor of `path`'s parent directory (resolved), created with
+    /// its missing parents as [`Ctx::ensure_parent`] does; from the cache when
+    /// it was opened before and nothing needs noting for a resumed apply.
+    pub fn parent_dir(&mut self, path: &str) -> Result<Rc<OwnedFd>, ApplyError> {
+        let parent = split_parent(path).0;
+        match self.cached_dir(parent) {
+            // Exists; nothing to create or to note for a resumed apply.
+            Some(d) if self.journal.created.is_empty() => Ok(d),
+            _ => {
+                let d = Rc::new(self.ensure_parent(path)?);
+                self.remember_dir(parent, &d);
+                Ok(d)
+            }
         }
     }
 
@@ -544,16 +559,7 @@ impl Ctx<'_> {
         new: bool,
         fill: &mut dyn FnMut(&mut dyn Write) -> Result<(), ApplyError>,
     ) -> Result<(String, u64), ApplyError> {
-        let parent = split_parent(path).0;
-        let dir = match self.cached_dir(parent) {
-            // Exists; nothing to create or to note for a resumed apply.
-            Some(d) if self.journal.created.is_empty() => d,
-            _ => {
-                let d = Rc::new(self.ensure_parent(path)?);
-                self.remember_dir(parent, &d);
-                d
-            }
-        };
+        let dir = self.parent_dir(path)?;
         if self.journal.resumed() {
             self.remove_stale_temps(split_parent(path).0, &dir)?;
         }

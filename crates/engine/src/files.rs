@@ -428,11 +428,11 @@ fn symlink(ctx: &mut Ctx<'_>, l: &Link, resolved: &str) -> Result<(), ApplyError
         ctx.event("files", path.clone(), "unchanged");
         return Ok(());
     }
-    let dir = ctx.ensure_parent(resolved)?;
+    let dir = ctx.parent_dir(resolved)?;
     ctx.commit_point()?;
     ctx.note_created(resolved)?;
     let (_, name) = split_parent(resolved);
-    rustix::fs::symlinkat(target.as_str(), &dir, name)
+    rustix::fs::symlinkat(target.as_str(), &*dir, name)
         .ctx(|| format!("failed to create link {path:?}: could not create symlink"))?;
     let owner = default_owner(ctx, resolved);
     set_permissions(ctx, &l.node, resolved, None, owner)?;

@@ -12,6 +12,7 @@ pub(crate) mod accounts;
 mod append;
 mod apply;
 mod context;
+mod dircache;
 mod files;
 mod home;
 pub mod manifest;

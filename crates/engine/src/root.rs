@@ -358,7 +358,10 @@ impl Root {
                     match rustix::fs::mkdirat(&cur, c, Mode::from_raw_mode(mode)) {
                         Ok(()) => {
                             let fd = open(&cur)?;
-                            rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))?;
+                            // The umask may have taken bits away.
+                            if rustix::fs::fstat(&fd)?.st_mode & 0o7777 != mode & 0o7777 {
+                                rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))?;
+                            }
                             created.push(prefix.clone());
                             fd
                         }

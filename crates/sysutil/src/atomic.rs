@@ -187,8 +187,11 @@ pub fn atomic_write_at<T>(
 /// the contents go to an unnamed `O_TMPFILE` in `dir`, which gets its owner
 /// and mode and is then linked in as `name` — one directory operation instead
 /// of a temporary name plus a rename, and nothing to clean up after a crash.
-/// Falls back to [`atomic_write_at`] where `O_TMPFILE` is not supported; if
-/// `name` exists after all, it is replaced atomically as there.
+/// The file is created with its final permission bits, and `fchown` /
+/// `fchmod` are only called when the result differs (umask, special bits,
+/// another owner, a setgid directory). Falls back to [`atomic_write_at`]
+/// where `O_TMPFILE` is not supported; if `name` exists after all, it is
+/// replaced atomically as there.
 pub fn atomic_create_at<T>(
     dir: BorrowedFd<'_>,
     name: &OsStr,
@@ -198,11 +201,13 @@ pub fn atomic_create_at<T>(
     if name.as_bytes().contains(&b'/') || name.is_empty() || name == ".." || name == "." {
         return atomic_write_at(dir, name, opts, fill);
     }
+    // Created with the permission bits it will have (the umask may take some
+    // away; fixed below): nobody can open an unnamed file by a name.
     let fd = match rustix::fs::openat(
         dir,
         ".",
         OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC,
-        Mode::from_raw_mode(0o600),
+        Mode::from_raw_mode(opts.mode & 0o777),
     ) {
         Ok(fd) => fd,
         Err(rustix::io::Errno::OPNOTSUPP)
@@ -219,16 +224,26 @@ pub fn atomic_create_at<T>(
     };
     let mut file = File::from(fd);
     let value = fill(&mut file).map_err(|e| AtomicWriteError::new("writing", name, e))?;
+    // Owner and mode only where creation did not already give the right ones
+    // (usually it did: two inode updates fewer per file).
+    let st = rustix::fs::fstat(&file)
+        .map_err(|e| AtomicWriteError::new("inspecting temporary file for", name, e))?;
+    let mut chowned = false;
     if let Some((uid, gid)) = opts.owner {
-        rustix::fs::fchown(
-            &file,
-            Some(rustix::fs::Uid::from_raw(uid)),
-            Some(rustix::fs::Gid::from_raw(gid)),
-        )
-        .map_err(|e| AtomicWriteError::new("changing owner of", name, e))?;
+        if (st.st_uid, st.st_gid) != (uid, gid) {
+            rustix::fs::fchown(
+                &file,
+                Some(rustix::fs::Uid::from_raw(uid)),
+                Some(rustix::fs::Gid::from_raw(gid)),
+            )
+            .map_err(|e| AtomicWriteError::new("changing owner of", name, e))?;
+            chowned = true;
+        }
     }
-    rustix::fs::fchmod(&file, Mode::from_raw_mode(opts.mode & 0o7777))
-        .map_err(|e| AtomicWriteError::new("changing mode of", name, e))?;
+    if chowned || st.st_mode & 0o7777 != opts.mode & 0o7777 {
+        rustix::fs::fchmod(&file, Mode::from_raw_mode(opts.mode & 0o7777))
+            .map_err(|e| AtomicWriteError::new("changing mode of", name, e))?;
+    }
     if opts.durability == Durability::Fsync {
         file.sync_all()
             .map_err(|e| AtomicWriteError::new("syncing", name, e))?;
@@ -458,6 +473,22 @@ mod tests {
         f.read_to_string(&mut s).unwrap();
         assert_eq!(s, "data");
         assert!(entries(t.path()).is_empty());
+    }
+
+    #[test]
+    fn create_gives_modes_the_umask_would_take_away() {
+        let t = tempfile::tempdir().unwrap();
+        let d = dirfd(t.path());
+        for (name, mode) in [("a", 0o666), ("b", 0o600), ("c", 0o777), ("d", 0o1755)] {
+            let opts = WriteOptions {
+                mode,
+                owner: None,
+                durability: Durability::Deferred,
+            };
+            atomic_create_at(d.as_fd(), OsStr::new(name), &opts, |f| f.write_all(b"x")).unwrap();
+            let md = std::fs::metadata(t.path().join(name)).unwrap();
+            assert_eq!(md.permissions().mode() & 0o7777, mode, "{name}");
+        }
     }
 
     #[test]

@@ -103,30 +103,35 @@ pub fn run(args: Args) -> Result<i32> {
     if args.fsync_each {
         opts.durability = reignite_sysutil::Durability::Fsync;
     }
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    // Events are buffered (one write per 64 KiB, not per event) and flushed
+    // when the apply ends, also when it fails.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut io_err: Option<std::io::Error> = None;
     let mut count = 0usize;
     let mut on_event = |e: &Event| {
         count += 1;
         if format == Format::Json && io_err.is_none() {
-            let line = serde_json::to_string(e).expect("event serialises");
-            if let Err(err) = writeln!(out, "{line}") {
+            let r = serde_json::to_writer(&mut out, e)
+                .map_err(std::io::Error::from)
+                .and_then(|()| out.write_all(b"\n"));
+            if let Err(err) = r {
                 io_err = Some(err);
             }
         }
     };
-    let outcome =
-        reignite_engine::apply(&root, &config, opts, &mut on_event).with_context(|| {
-            format!(
-                "applying {} to {}",
-                args.config.display(),
-                args.root.display()
-            )
-        })?;
+    let result = reignite_engine::apply(&root, &config, opts, &mut on_event);
     if let Some(e) = io_err {
         return Err(e).context("writing events to stdout");
     }
+    let flushed = out.flush();
+    let outcome = result.with_context(|| {
+        format!(
+            "applying {} to {}",
+            args.config.display(),
+            args.root.display()
+        )
+    })?;
+    flushed.context("writing events to stdout")?;
     let (generation, status, nodes) = match &outcome {
         Outcome::Applied {
             generation,
@@ -166,6 +171,7 @@ pub fn run(args: Args) -> Result<i32> {
             .context("writing the summary")?;
         }
     }
+    out.flush().context("writing the summary")?;
     Ok(0)
 }
 
