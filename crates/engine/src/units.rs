@@ -8,10 +8,10 @@
 //! sorted by `"<unit>-enabled|disabled"` as Ignition ≥ 2.15 writes them, but
 //! the file is *regenerated* from the config rather than appended to, so a
 //! re-run does not duplicate lines. No D-Bus, no `systemctl`: disabling a
-//! unit writes the `disable` line and removes enablement symlinks under
-//! `/etc/systemd/system/*.{wants,requires,upholds}/` natively, and with them
-//! the directories they leave empty, as `systemctl --root R disable` (which
-//! Ignition 2.14 runs) does.
+//! unit writes the `disable` line and removes its symlinks under
+//! `/etc/systemd/system`, and the directories that leaves empty, natively as
+//! `systemctl --root R disable` (which Ignition 2.14 runs) does
+//! (`units/disable.rs`).
 
 use std::collections::BTreeMap;
 
@@ -20,7 +20,9 @@ use reignite_sysutil::WriteOptions;
 
 use crate::context::{ApplyError, Ctx, IoContext};
 use crate::manifest::{Origin, RecordKind, UnitRecord};
-use crate::root::{is_dir, is_symlink, split_parent};
+use crate::root::{is_symlink, split_parent};
+
+mod disable;
 
 /// Where unit files live.
 pub const UNITS_DIR: &str = "/etc/systemd/system";
@@ -197,7 +199,7 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, cfg: &Systemd) -> Result<(), ApplyError> {
         if p.enabled {
             lines.push(format!("enable {unit}"));
         } else {
-            remove_enablement_links(ctx, &p.unit)?;
+            disable::disable(ctx, &p.unit)?;
             lines.push(format!("disable {unit}"));
         }
     }
@@ -227,60 +229,6 @@ fn is_dev_null_link(ctx: &Ctx<'_>, resolved: &str) -> Result<bool, ApplyError> {
         }
         _ => Ok(false),
     }
-}
-
-/// What `systemctl disable` does to symlinks in `/etc`: removes links named
-/// after the unit in every `*.wants` / `*.requires` / `*.upholds` directory,
-/// then the directory if that left it empty (systemd's `rmdir_parents`).
-fn remove_enablement_links(ctx: &mut Ctx<'_>, unit: &str) -> Result<(), ApplyError> {
-    let dir = ctx.root.resolve(UNITS_DIR)?;
-    let Ok(fd) = ctx.root.open_dir(&dir) else {
-        return Ok(());
-    };
-    let mut subdirs = Vec::new();
-    let it = rustix::fs::Dir::read_from(&fd).ctx(|| format!("reading {UNITS_DIR}"))?;
-    for e in it {
-        let e = e.ctx(|| format!("reading {UNITS_DIR}"))?;
-        let n = e.file_name().to_string_lossy().into_owned();
-        if n.ends_with(".wants") || n.ends_with(".requires") || n.ends_with(".upholds") {
-            subdirs.push(n);
-        }
-    }
-    for s in subdirs {
-        let p = format!("{dir}/{s}");
-        if !ctx
-            .root
-            .lstat(&p)
-            .ok()
-            .flatten()
-            .is_some_and(|st| is_dir(&st))
-        {
-            continue;
-        }
-        let link = format!("{p}/{unit}");
-        if ctx
-            .root
-            .lstat(&link)
-            .ok()
-            .flatten()
-            .is_some_and(|st| is_symlink(&st))
-        {
-            ctx.commit_point()?;
-            ctx.forget_dirs();
-            ctx.root
-                .remove_all(&link)
-                .ctx(|| format!("removing enablement symlink {link}"))?;
-            ctx.event("units", link, "removed");
-            match rustix::fs::unlinkat(&fd, s.as_str(), rustix::fs::AtFlags::REMOVEDIR) {
-                Ok(()) => ctx.event("units", p, "removed"),
-                Err(rustix::io::Errno::NOTEMPTY)
-                | Err(rustix::io::Errno::EXIST)
-                | Err(rustix::io::Errno::NOENT) => {}
-                Err(e) => return Err(e).ctx(|| format!("removing empty directory {p}")),
-            }
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

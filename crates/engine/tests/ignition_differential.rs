@@ -79,14 +79,41 @@ fn base_tree(root: &Path) {
         "[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target other.target\n",
     )
     .unwrap();
-    for (dir, unit) in [
-        ("multi-user.target.wants", "foo.service"),
-        ("other.target.wants", "foo.service"),
-        ("other.target.wants", "bar.service"),
+    // Links systemctl disable finds by name, by destination (absolute,
+    // relative, through another link, at any depth), and a masked unit's.
+    std::fs::create_dir_all(root.join("usr/lib/systemd/system")).unwrap();
+    std::fs::write(
+        root.join("usr/lib/systemd/system/masked.service"),
+        "[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n",
+    )
+    .unwrap();
+    for (link, target) in [
+        (
+            "multi-user.target.wants/foo.service",
+            "/etc/systemd/system/foo.service",
+        ),
+        (
+            "other.target.wants/foo.service",
+            "/etc/systemd/system/foo.service",
+        ),
+        (
+            "other.target.wants/bar.service",
+            "/etc/systemd/system/bar.service",
+        ),
+        ("fa.service", "/etc/systemd/system/foo.service"),
+        ("chain.service", "fa.service"),
+        ("x.target.wants/renamed.service", "../foo.service"),
+        ("deep/er/y.service", "/etc/systemd/system/foo.service"),
+        ("deep/notaunit", "/etc/systemd/system/foo.service"),
+        ("masked.service", "/dev/null"),
+        (
+            "multi-user.target.wants/masked.service",
+            "/usr/lib/systemd/system/masked.service",
+        ),
     ] {
-        let d = root.join("etc/systemd/system").join(dir);
-        std::fs::create_dir_all(&d).unwrap();
-        std::os::unix::fs::symlink(format!("/etc/systemd/system/{unit}"), d.join(unit)).unwrap();
+        let l = root.join("etc/systemd/system").join(link);
+        std::fs::create_dir_all(l.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(target, l).unwrap();
     }
     std::fs::write(root.join("existing/file"), "old\n").unwrap();
     std::fs::write(root.join("existing/owned"), "owned\n").unwrap();
@@ -307,6 +334,16 @@ fn cases() -> Vec<(&'static str, &'static str, Value)> {
             json!({"systemd": {"units": [
             {"name": "foo.service", "contents": "[Service]\nExecStart=/bin/false\n", "enabled": false},
             {"name": "bar.service", "enabled": false}]}}),
+        ),
+        (
+            "units.disable.masked",
+            "3.0.0",
+            json!({"systemd": {"units": [{"name": "masked.service", "enabled": false}]}}),
+        ),
+        (
+            "units.mask.and.disable",
+            "3.0.0",
+            json!({"systemd": {"units": [{"name": "foo.service", "mask": true, "enabled": false}]}}),
         ),
         (
             "units.disable.absent",
