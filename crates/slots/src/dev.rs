@@ -294,6 +294,19 @@ impl MemDev {
         }
     }
 
+    /// A disk holding `image` (cut to whole sectors); all-zero sectors are
+    /// not stored.
+    pub fn from_bytes(sector_size: u64, image: &[u8]) -> MemDev {
+        let ss = sector_size as usize;
+        let mut d = MemDev::new(sector_size, (image.len() / ss) as u64);
+        for (lba, s) in image.chunks_exact(ss).enumerate() {
+            if s.iter().any(|b| *b != 0) {
+                d.data.insert(lba as u64, s.to_vec());
+            }
+        }
+        d
+    }
+
     /// Loads the sectors `ranges` (first LBA, count) of an image file; all
     /// other sectors read as zero. Enough for GPT work on a large sparse image.
     pub fn from_image_regions(

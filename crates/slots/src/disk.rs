@@ -229,7 +229,41 @@ impl<D: BlockDev> Disk<D> {
         let sectors = self.dev.sectors();
         let (p, b) = (self.primary.header.clone(), self.backup.header.clone());
         let (p, b) = match (p, b) {
-            (Some(p), Some(b)) => (p, b),
+            (Some(p), Some(b)) if p.mirrors(&b) => (p, b),
+            // Both headers pass their own checks but disagree (usable range,
+            // disk GUID, geometry): the copy GRUB would not use is rebuilt
+            // from the one it would, keeping its entry-array location when
+            // that location is valid for the rebuilt header.
+            (Some(p), Some(b)) if self.primary.is_valid() => {
+                let alt = p.alternate_lba();
+                let moved = p.relocated(alt, 1, b.entries_lba(), p.entries_crc());
+                let b = if Header::parse(moved.raw(), alt, sectors).is_ok() {
+                    moved
+                } else {
+                    let n = p.array_sectors(ss);
+                    if alt >= sectors || alt < n + 2 {
+                        return Err(Error::Refused(format!(
+                            "the backup GPT header belongs at LBA {alt}, which leaves no room for its entry array"
+                        )));
+                    }
+                    p.relocated(alt, 1, alt - n, p.entries_crc())
+                };
+                (p, b)
+            }
+            (Some(p), Some(b)) => {
+                let moved = b.relocated(1, b.my_lba(), p.entries_lba(), b.entries_crc());
+                let p = if Header::parse(moved.raw(), 1, sectors).is_ok() {
+                    moved
+                } else if 2 + b.array_sectors(ss) <= b.first_usable() {
+                    b.relocated(1, b.my_lba(), 2, b.entries_crc())
+                } else {
+                    return Err(Error::Refused(format!(
+                        "no room for a primary entry array before first usable LBA {}",
+                        b.first_usable()
+                    )));
+                };
+                (p, b)
+            }
             (Some(p), None) => {
                 let alt = p.alternate_lba();
                 let n = p.array_sectors(ss);
@@ -306,8 +340,10 @@ impl<D: BlockDev> Disk<D> {
     fn write_both(&mut self, entries: &[u8]) -> Result<(), Error> {
         let (p, b) = self.templates()?;
         let crc = array_crc(entries);
-        let b = b.relocated(b.my_lba(), b.alternate_lba(), b.entries_lba(), crc);
-        let p = p.relocated(1, p.alternate_lba(), p.entries_lba(), crc);
+        // Each header points at the other (a CRC-valid header may carry any
+        // alternate LBA; the rewritten pair always mirrors).
+        let b = b.relocated(b.my_lba(), 1, b.entries_lba(), crc);
+        let p = p.relocated(1, b.my_lba(), p.entries_lba(), crc);
         self.write_copy(&b, entries)?;
         self.flush()?;
         self.write_copy(&p, entries)?;

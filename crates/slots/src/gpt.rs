@@ -151,7 +151,13 @@ impl Header {
             ));
         }
         let start = h.entries_lba();
-        let end = start + h.array_sectors(ss) - 1;
+        // The array is at least one sector (MIN_ARRAY_BYTES), so `- 1` is
+        // safe; a start near u64::MAX must not wrap around.
+        let Some(end) = start.checked_add(h.array_sectors(ss) - 1) else {
+            return Err(format!(
+                "entry array LBA {start} of the header at LBA {lba} is beyond any device"
+            ));
+        };
         let overlaps_usable = start <= last && end >= first;
         if start < 2 || end >= dev_sectors || overlaps_usable || (start..=end).contains(&lba) {
             return Err(format!(

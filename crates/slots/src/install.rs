@@ -426,6 +426,23 @@ pub fn install<D: BlockDev + Send>(
     let slots = Slots::find(entries, header.entry_size())?;
     let slot = slots.get(target).clone();
     let ss = disk.dev().sector_size();
+    // A CRC-valid table can still place a slot outside the usable range or
+    // past the end of the device; writing there would hit the GPT, another
+    // partition or grow an image file.
+    if slot.first_lba < header.first_usable()
+        || slot.last_lba > header.last_usable()
+        || slot.last_lba >= disk.dev().sectors()
+        || slot.sectors() == 0
+    {
+        return Err(Error::Refused(format!(
+            "{target} spans LBA {}..={}, outside the usable range {}..={} of the device ({} sectors); nothing was written",
+            slot.first_lba,
+            slot.last_lba,
+            header.first_usable(),
+            header.last_usable(),
+            disk.dev().sectors()
+        )));
+    }
     let capacity = slot.sectors() * ss;
     if size == 0 {
         return Err(Error::Refused(format!(

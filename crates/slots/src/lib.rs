@@ -11,6 +11,8 @@
 
 pub mod dev;
 pub mod disk;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gpt;
 pub mod install;
 pub mod journal;

@@ -82,9 +82,10 @@ impl Slot {
     pub fn bits(&self) -> SlotBits {
         SlotBits::from_attrs(self.attrs)
     }
-    /// Size in sectors.
+    /// Size in sectors (0 for an inverted range, which a corrupt but
+    /// CRC-valid table can hold).
     pub fn sectors(&self) -> u64 {
-        self.last_lba + 1 - self.first_lba
+        (self.last_lba.saturating_add(1)).saturating_sub(self.first_lba)
     }
 }
 
@@ -124,7 +125,9 @@ impl Slots {
             Guid::parse(USR_B_GUID).expect("constant"),
         ];
         let n = entries.len() / entry_size as usize;
-        let mut seen: Vec<(Guid, usize)> = Vec::new();
+        // A map, not a list: an entry array may hold 32768 used entries,
+        // and a quadratic scan of those is a hang for a fuzzer.
+        let mut seen: std::collections::HashMap<Guid, usize> = std::collections::HashMap::new();
         let mut found: [Option<Slot>; 2] = [None, None];
         for i in 0..n {
             let e = entry(entries, entry_size, i);
@@ -132,14 +135,14 @@ impl Slots {
                 continue;
             }
             let g = e.unique_guid();
-            if let Some((_, j)) = seen.iter().find(|(s, _)| *s == g) {
+            if let Some(j) = seen.get(&g) {
                 return Err(Error::Ambiguous(format!(
                     "partitions {} and {} share the unique GUID {g}",
                     j + 1,
                     i + 1
                 )));
             }
-            seen.push((g, i));
+            seen.insert(g, i);
             if e.type_guid() != usr {
                 continue;
             }
