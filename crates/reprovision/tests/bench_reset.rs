@@ -28,6 +28,22 @@ use reignite_reprovision::boot::{self, BootOptions, Provisioner};
 use reignite_reprovision::generations::{NewGeneration, Store};
 use reignite_reprovision::reset::{self, OemEdits, Staged};
 
+/// A staged request, built from its JSON form so that fields added later
+/// with a default need no change here.
+fn staged_request(
+    from_generation: Option<u64>,
+    allow_data_loss: bool,
+    keep_machine_id: bool,
+    try_seconds: Option<u64>,
+) -> Staged {
+    serde_json::from_value(serde_json::json!({
+        "format": 1, "keep": [], "keep-machine-id": keep_machine_id,
+        "try-seconds": try_seconds, "from-generation": from_generation,
+        "has-config": true, "allow-data-loss": allow_data_loss,
+    }))
+    .expect("a valid staged request")
+}
+
 const KEEP: &[&str] = &["/var/lib/docker/**", "regex:/etc/ssh/ssh_host_.*"];
 
 fn env_n(name: &str, default: usize) -> usize {
@@ -84,16 +100,7 @@ fn build(root: &Path, kept: usize, undeclared: usize) -> Vec<String> {
         std::fs::write(root.join(&rel), b"junk").unwrap();
         tops.push(rel);
     }
-    let s = Staged {
-        format: 1,
-        keep: vec![],
-        keep_machine_id: false,
-        try_seconds: None,
-        from_generation: Some(1),
-        has_config: true,
-        allow_data_loss: false,
-        plan_hash: None,
-    };
+    let s = staged_request(Some(1), false, false, None);
     reset::stage(
         root,
         &s,

@@ -16,6 +16,22 @@ use reignite_reprovision::reset::{self, OemEdits, Staged};
 use reignite_reprovision::rollback;
 use reignite_reprovision::tree::{snapshot, NodeState};
 
+/// A staged request, built from its JSON form so that fields added later
+/// with a default need no change here.
+fn staged_request(
+    from_generation: Option<u64>,
+    allow_data_loss: bool,
+    keep_machine_id: bool,
+    try_seconds: Option<u64>,
+) -> Staged {
+    serde_json::from_value(serde_json::json!({
+        "format": 1, "keep": [], "keep-machine-id": keep_machine_id,
+        "try-seconds": try_seconds, "from-generation": from_generation,
+        "has-config": true, "allow-data-loss": allow_data_loss,
+    }))
+    .expect("a valid staged request")
+}
+
 const DECLARABLE: &[&str] = &[
     "/etc/hostname",
     "/etc/app.conf",
@@ -128,16 +144,7 @@ fn run_case(
         }
     }
     let before = snapshot(r, &[]).unwrap();
-    let staged = Staged {
-        format: 1,
-        keep: vec![],
-        keep_machine_id: false,
-        try_seconds: None,
-        from_generation: Some(1),
-        has_config: true,
-        allow_data_loss: true,
-        plan_hash: None,
-    };
+    let staged = staged_request(Some(1), true, false, None);
     reset::stage(r, &staged, Some(&c1), &OemEdits::default()).unwrap();
     boot::boot(r, &p, &BootOptions::default()).unwrap();
     // Expected: fresh apply + kept paths of before, with parents.

@@ -18,6 +18,22 @@ use reignite_reprovision::reset::{self, OemEdits, Staged};
 use reignite_reprovision::tree::{snapshot, NodeState};
 use reignite_reprovision::{failpoint, rollback};
 
+/// A staged request, built from its JSON form so that fields added later
+/// with a default need no change here.
+fn staged_request(
+    from_generation: Option<u64>,
+    allow_data_loss: bool,
+    keep_machine_id: bool,
+    try_seconds: Option<u64>,
+) -> Staged {
+    serde_json::from_value(serde_json::json!({
+        "format": 1, "keep": [], "keep-machine-id": keep_machine_id,
+        "try-seconds": try_seconds, "from-generation": from_generation,
+        "has-config": true, "allow-data-loss": allow_data_loss,
+    }))
+    .expect("a valid staged request")
+}
+
 const KEEP: &[&str] = &[
     "/var/lib/docker/**",
     "regex:/etc/ssh/ssh_host_.*",
@@ -149,16 +165,12 @@ fn host(image_dir: &Path) -> tempfile::TempDir {
 }
 
 fn stage(root: &Path, cfg: &[u8]) {
-    let staged = Staged {
-        format: 1,
-        keep: vec![],
-        keep_machine_id: false,
-        try_seconds: None,
-        from_generation: Store::new(root).state().unwrap().current,
-        has_config: true,
-        allow_data_loss: false,
-        plan_hash: None,
-    };
+    let staged = staged_request(
+        Store::new(root).state().unwrap().current,
+        false,
+        false,
+        None,
+    );
     reset::stage(root, &staged, Some(cfg), &OemEdits::default()).unwrap();
 }
 
@@ -300,16 +312,7 @@ fn unconfirmed_try_is_reverted_by_the_next_boot() {
     let h = host(img.path());
     let r = h.path();
     let before = comparable(snapshot(r, &[]).unwrap());
-    let staged = Staged {
-        format: 1,
-        keep: vec![],
-        keep_machine_id: false,
-        try_seconds: Some(0),
-        from_generation: Some(1),
-        has_config: true,
-        allow_data_loss: false,
-        plan_hash: None,
-    };
+    let staged = staged_request(Some(1), false, false, Some(0));
     reset::stage(r, &staged, Some(&c1()), &OemEdits::default()).unwrap();
     boot::boot(r, &TestProvisioner::default(), &BootOptions::default()).unwrap();
     let states: Vec<_> = Store::new(r)
@@ -337,16 +340,7 @@ fn confirmed_try_is_kept_and_trash_purged() {
     image(img.path());
     let h = host(img.path());
     let r = h.path();
-    let staged = Staged {
-        format: 1,
-        keep: vec![],
-        keep_machine_id: true,
-        try_seconds: Some(0),
-        from_generation: Some(1),
-        has_config: true,
-        allow_data_loss: false,
-        plan_hash: None,
-    };
+    let staged = staged_request(Some(1), false, true, Some(0));
     reset::stage(r, &staged, Some(&c1()), &OemEdits::default()).unwrap();
     boot::boot(r, &TestProvisioner::default(), &BootOptions::default()).unwrap();
     assert!(
