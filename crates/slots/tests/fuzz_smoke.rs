@@ -13,108 +13,11 @@
 
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::build::*;
+use common::{USR, USR_A, USR_B};
 use reignite_slots::fuzzing::{check_image, Outcome};
-
-const USR: &str = "5dfbf5f4-2848-4bac-aa5e-0d9a20b745a6";
-const USR_A: &str = "7130c94a-213a-4e5a-8e26-6cce9662f132";
-const USR_B: &str = "e03dd35c-7c2d-4a47-b3fe-27f15780a57c";
-const LINUX: &str = "0fc63daf-8483-4772-8e79-3d69d8477de4";
-
-/// On-disk GUID bytes: the first three groups little-endian.
-fn guid(s: &str) -> [u8; 16] {
-    let hex: String = s.chars().filter(|c| *c != '-').collect();
-    let b: Vec<u8> = (0..16)
-        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
-        .collect();
-    let mut g = [0u8; 16];
-    g[..4].copy_from_slice(&[b[3], b[2], b[1], b[0]]);
-    g[4..6].copy_from_slice(&[b[5], b[4]]);
-    g[6..8].copy_from_slice(&[b[7], b[6]]);
-    g[8..].copy_from_slice(&b[8..]);
-    g
-}
-
-struct Part {
-    ty: &'static str,
-    uniq: [u8; 16],
-    first: u64,
-    last: u64,
-    attrs: u64,
-    name: &'static str,
-}
-
-struct Layout {
-    ss: usize,
-    sectors: usize,
-    entry_size: usize,
-    entries: usize,
-    /// Primary entry array LBA (2 unless moved).
-    p_entries: u64,
-}
-
-fn put(img: &mut [u8], at: usize, v: &[u8]) {
-    img[at..at + v.len()].copy_from_slice(v);
-}
-
-fn header(
-    l: &Layout,
-    my: u64,
-    alt: u64,
-    entries_lba: u64,
-    first: u64,
-    last: u64,
-    crc: u32,
-) -> Vec<u8> {
-    let mut h = vec![0u8; l.ss];
-    put(&mut h, 0, b"EFI PART");
-    put(&mut h, 8, &0x0001_0000u32.to_le_bytes());
-    put(&mut h, 12, &92u32.to_le_bytes());
-    put(&mut h, 24, &my.to_le_bytes());
-    put(&mut h, 32, &alt.to_le_bytes());
-    put(&mut h, 40, &first.to_le_bytes());
-    put(&mut h, 48, &last.to_le_bytes());
-    put(&mut h, 56, &[0x11; 16]);
-    put(&mut h, 72, &entries_lba.to_le_bytes());
-    put(&mut h, 80, &(l.entries as u32).to_le_bytes());
-    put(&mut h, 84, &(l.entry_size as u32).to_le_bytes());
-    put(&mut h, 88, &crc.to_le_bytes());
-    let c = crc32fast::hash(&h[..92]);
-    put(&mut h, 16, &c.to_le_bytes());
-    h
-}
-
-fn build(l: &Layout, parts: &[Part]) -> Vec<u8> {
-    let mut img = vec![0u8; l.ss * l.sectors];
-    // Protective MBR.
-    img[510] = 0x55;
-    img[511] = 0xaa;
-    img[446 + 4] = 0xee;
-    let mut arr = vec![0u8; l.entries * l.entry_size];
-    for (i, p) in parts.iter().enumerate() {
-        let e = &mut arr[i * l.entry_size..(i + 1) * l.entry_size];
-        put(e, 0, &guid(p.ty));
-        put(e, 16, &p.uniq);
-        put(e, 32, &p.first.to_le_bytes());
-        put(e, 40, &p.last.to_le_bytes());
-        put(e, 48, &p.attrs.to_le_bytes());
-        for (j, u) in p.name.encode_utf16().enumerate() {
-            put(e, 56 + 2 * j, &u.to_le_bytes());
-        }
-    }
-    let n = (arr.len()).div_ceil(l.ss) as u64;
-    let last_lba = l.sectors as u64 - 1;
-    let b_entries = last_lba - n;
-    let first_usable = l.p_entries + n;
-    let last_usable = b_entries - 1;
-    let crc = crc32fast::hash(&arr);
-    put(&mut img, l.p_entries as usize * l.ss, &arr);
-    put(&mut img, b_entries as usize * l.ss, &arr);
-    let p = header(l, 1, last_lba, l.p_entries, first_usable, last_usable, crc);
-    let b = header(l, last_lba, 1, b_entries, first_usable, last_usable, crc);
-    put(&mut img, l.ss, &p);
-    put(&mut img, last_lba as usize * l.ss, &b);
-    img
-}
 
 /// Seed images and their sector sizes.
 fn seeds() -> Vec<(usize, Vec<u8>)> {

@@ -2,6 +2,8 @@
 //! disk images built by `sgdisk`, and `sgdisk` as an independent oracle.
 #![allow(dead_code)]
 
+pub mod build;
+
 use std::path::Path;
 use std::process::Command;
 
