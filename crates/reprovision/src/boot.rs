@@ -81,6 +81,18 @@ pub enum BootError {
         #[source]
         source: std::io::Error,
     },
+    /// Kept data is owned by ids that change, and no owner policy was given.
+    #[error("refusing: kept data is owned by ids that change in the new config: {}; pass --remap-owners to chown it to the new ids, or --keep-owner-ids to leave the numeric owners as they are", .0.iter().filter(|c| c.paths > 0).map(ToString::to_string).collect::<Vec<_>>().join(", "))]
+    OwnerIdsChanged(Vec<crate::owners::IdChange>),
+    /// Walking or chowning kept data.
+    #[error("checking the owners of kept data under {path}")]
+    Owners {
+        /// The root.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// A systemctl call before the transition failed; nothing else changed.
     #[error("{0}; nothing else was changed")]
     Systemd(String),
@@ -401,9 +413,15 @@ pub fn boot(
     let moved = j.moved.len();
     // 5. Image defaults, then the files stage.
     trash.set_phase(&mut j, Phase::Provisioning)?;
+    // Staged by reignite: refuse by default; flatcar-reset's marker alone:
+    // its behaviour (numeric owners stay), with a warning.
+    let policy = req
+        .as_ref()
+        .map_or(crate::owners::OwnerPolicy::Keep, |r| r.owners);
     let result = restore_factory(root, &opts.factory).and_then(|_| {
         failpoint::hit("boot::apply")?;
-        prov.apply(root, &canonical)
+        let m = prov
+            .apply(root, &canonical)
             .and_then(|mut m| {
                 // With the machine ID kept there is no systemd first boot to
                 // apply the presets: apply them here.
@@ -413,7 +431,16 @@ pub fn boot(
                 }
                 Ok(m)
             })
-            .map_err(BootError::ApplyFailed)
+            .map_err(BootError::ApplyFailed)?;
+        let old = trash.dir(j.generation).join("old");
+        let owners = kept_owner_changes(root, &old, &keep, policy)?;
+        for c in owners.iter().filter(|c| c.paths > 0) {
+            warnings.push(match policy {
+                crate::owners::OwnerPolicy::Remap => format!("kept data remapped: {c}"),
+                _ => format!("kept data keeps its numeric owner: {c}"),
+            });
+        }
+        Ok(m)
     });
     let manifest = match result {
         Ok(m) => m,
@@ -451,6 +478,45 @@ pub fn boot(
         moved,
         warnings,
     })
+}
+
+/// After the files stage of a reset: accounts whose id changed between the
+/// trashed databases (`old`) and the new ones, with the kept entries they
+/// own; refused, remapped or left as `policy` says.
+fn kept_owner_changes(
+    root: &Path,
+    old: &Path,
+    keep: &KeepSet,
+    policy: crate::owners::OwnerPolicy,
+) -> Result<Vec<crate::owners::IdChange>, BootError> {
+    use crate::owners;
+    let (ou, og) = owners::read_ids(old);
+    let (nu, ng) = owners::read_ids(root);
+    let mut changes = owners::id_changes(&ou, &nu, &og, &ng);
+    if changes.is_empty() {
+        return Ok(changes);
+    }
+    let kept: Vec<String> = scan::scan(root, keep)?
+        .kept
+        .into_iter()
+        .filter(|k| keep.patterns()[k.pattern].syntax != crate::keep::Syntax::Builtin)
+        .map(|k| k.path)
+        .collect();
+    let fail = |source| BootError::Owners {
+        path: root.to_path_buf(),
+        source,
+    };
+    owners::count(root, &kept, &owners::skip_system, &mut changes).map_err(fail)?;
+    if changes.iter().any(|c| c.paths > 0) {
+        match policy {
+            owners::OwnerPolicy::Refuse => return Err(BootError::OwnerIdsChanged(changes)),
+            owners::OwnerPolicy::Remap => {
+                owners::remap(root, &kept, &owners::skip_system, &changes).map_err(fail)?;
+            }
+            owners::OwnerPolicy::Keep => {}
+        }
+    }
+    Ok(changes)
 }
 
 /// Root-relative paths kept by generation `from`'s keep-set that `new` no

@@ -6,6 +6,7 @@ pub mod enable;
 pub mod failpoint;
 pub mod generations;
 pub mod keep;
+pub mod owners;
 pub mod plan;
 pub mod reset;
 pub mod rollback;

@@ -4,7 +4,7 @@
 //! Plan JSON schema (format 1; documented in `docs/plan.md`):
 //! `{format, kind:"reset"|"switch", root-generation, config-sha256, keep:[{text,syntax,origin}],
 //!   changes:[{action, reason, path, kind?, bytes?, entries?}], data-no-longer-kept:[path],
-//!   warnings:[..], unit-actions?:{stop, preset, changed}, summary:{create, remove, keep, remove-bytes, remove-entries}, hash}`
+//!   warnings:[..], owner-changes?:[{kind, name, old, new, paths}], unit-actions?:{stop, preset, changed}, summary:{create, remove, keep, remove-bytes, remove-entries}, hash}`
 //! where `action` is `create`, `update`, `remove` or `keep` and `reason` one
 //! of `declared`, `declared content differs`, `modified since generation N`,
 //! `rewritten (unchanged)`, `leftover of generation N`, `undeclared`,
@@ -85,6 +85,11 @@ pub struct Plan {
     pub data_no_longer_kept: Vec<String>,
     /// Warnings (unmatched patterns...).
     pub warnings: Vec<String>,
+    /// Accounts the new config gives another explicit uid/gid, with the kept
+    /// entries they own (switch and reset refuse these without
+    /// `--remap-owners` or `--keep-owner-ids`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub owner_changes: Vec<crate::owners::IdChange>,
     /// Switch plans: what a switch on a live `/` with systemd does to units
     /// (stop, preset; `changed` are restarted with `--restart-units`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -222,6 +227,20 @@ pub fn reset_plan(
         Some(g) => data_no_longer_kept(root, &store, g, &keep)?,
         None => Vec::new(),
     };
+    let mut owner_changes = crate::owners::predicted_changes(root, &v);
+    if !owner_changes.is_empty() {
+        let kept: Vec<String> = sc
+            .kept
+            .iter()
+            .filter(|k| keep.patterns()[k.pattern].syntax != Syntax::Builtin)
+            .map(|k| k.path.clone())
+            .collect();
+        crate::owners::count(root, &kept, &crate::owners::skip_system, &mut owner_changes)
+            .map_err(|source| BootError::Owners {
+                path: root.to_path_buf(),
+                source,
+            })?;
+    }
     for l in &lost {
         changes.push(Change {
             action: "remove",
@@ -241,6 +260,7 @@ pub fn reset_plan(
         changes,
         data_no_longer_kept: lost.into_iter().map(|l| format!("/{l}")).collect(),
         warnings,
+        owner_changes,
         unit_actions: None,
         summary,
         hash: String::new(),

@@ -83,6 +83,9 @@ pub struct Staged {
     /// Allow dropping paths kept by the previous generation.
     #[serde(default)]
     pub allow_data_loss: bool,
+    /// Kept data owned by an id that changes: refuse, remap or keep.
+    #[serde(default)]
+    pub owners: crate::owners::OwnerPolicy,
     /// The plan hash the user approved, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_hash: Option<String>,
@@ -317,6 +320,7 @@ mod tests {
             from_generation: Some(1),
             has_config: true,
             allow_data_loss: false,
+            owners: Default::default(),
             plan_hash: None,
         }
     }

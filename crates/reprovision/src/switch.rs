@@ -45,6 +45,9 @@ pub struct SwitchOutcome {
     /// Unit actions on a live root (or why there were none). A failed
     /// action after the commit is in `systemd.error`.
     pub systemd: SystemdReport,
+    /// Accounts whose id changed, with the entries they own outside what
+    /// the new generation wrote (remapped with `--remap-owners`).
+    pub owners: Vec<crate::owners::IdChange>,
 }
 
 /// Options of [`switch_with`].
@@ -54,6 +57,8 @@ pub struct SwitchOptions {
     pub try_seconds: Option<u64>,
     /// Unit actions on a live root.
     pub systemd: Systemd,
+    /// Data owned by an id that changes: refuse, remap or keep.
+    pub owners: crate::owners::OwnerPolicy,
 }
 
 impl Default for SwitchOptions {
@@ -61,6 +66,7 @@ impl Default for SwitchOptions {
         SwitchOptions {
             try_seconds: None,
             systemd: Systemd::skipped("not requested"),
+            owners: Default::default(),
         }
     }
 }
@@ -205,6 +211,41 @@ fn write_filtered_accounts(
     Ok(())
 }
 
+/// Accounts whose id the switch changed (trashed databases in `old` against
+/// the new ones), with the entries they own that the new generation did not
+/// write; refused, remapped or left as `policy` says.
+fn owner_changes(
+    root: &Path,
+    old: &Path,
+    manifest: &serde_json::Value,
+    policy: crate::owners::OwnerPolicy,
+) -> Result<Vec<crate::owners::IdChange>, BootError> {
+    use crate::owners;
+    let (ou, og) = owners::read_ids(old);
+    let (nu, ng) = owners::read_ids(root);
+    let mut changes = owners::id_changes(&ou, &nu, &og, &ng);
+    if changes.is_empty() {
+        return Ok(changes);
+    }
+    let written: HashSet<String> = created_paths(manifest).into_iter().collect();
+    let skip = |rel: &str| owners::skip_system(rel) || written.contains(rel);
+    let fail = |source| BootError::Owners {
+        path: root.to_path_buf(),
+        source,
+    };
+    owners::count(root, &[String::new()], &skip, &mut changes).map_err(fail)?;
+    if changes.iter().any(|c| c.paths > 0) {
+        match policy {
+            owners::OwnerPolicy::Refuse => return Err(BootError::OwnerIdsChanged(changes)),
+            owners::OwnerPolicy::Remap => {
+                owners::remap(root, &[String::new()], &skip, &changes).map_err(fail)?;
+            }
+            owners::OwnerPolicy::Keep => {}
+        }
+    }
+    Ok(changes)
+}
+
 /// Switches `root` live to `config` (no unit actions).
 pub fn switch(
     root: &Path,
@@ -246,6 +287,7 @@ pub fn switch_with(
             moved: 0,
             drift,
             systemd: opts.systemd.report(Default::default()),
+            owners: Vec::new(),
         });
     }
     let old_manifest: serde_json::Value = store.manifest(from)?;
@@ -306,6 +348,9 @@ pub fn switch_with(
     let moved = j.moved.len();
     trash.set_phase(&mut j, Phase::Provisioning)?;
     let old = trash.dir(j.generation).join("old");
+    // The manifest of a files stage that ran, for the undo of a refusal
+    // after it (everything it created goes aside, not only declared nodes).
+    let mut applied: Option<serde_json::Value> = None;
     let result = write_filtered_accounts(root, &old, &users, &groups)
         .map_err(|source| BootError::Factory {
             path: root.join("etc"),
@@ -314,15 +359,19 @@ pub fn switch_with(
         .and_then(|_| {
             failpoint::hit("switch::apply")?;
             // No first boot on a live switch: apply the presets here.
-            prov.apply(root, &canonical)
+            let m = prov
+                .apply(root, &canonical)
                 .and_then(|mut m| {
                     crate::enable::apply_enablement(root, &mut m)
                         .map_err(|e| format!("enabling units: {e}"))?;
                     Ok(m)
                 })
-                .map_err(BootError::ApplyFailed)
+                .map_err(BootError::ApplyFailed)?;
+            applied = Some(m.clone());
+            let owners = owner_changes(root, &old, &m, opts.owners)?;
+            Ok((m, owners))
         });
-    let manifest = match result {
+    let (manifest, owners) = match result {
         Ok(m) => m,
         Err(e) => {
             // Undo: what the config declares (and the account databases)
@@ -339,6 +388,9 @@ pub fn switch_with(
                         written.push(rel(p));
                     }
                 }
+            }
+            if let Some(m) = &applied {
+                written.extend(created_paths(m));
             }
             let written = collapse(root, written);
             trash.rollback_with(&mut j, Some(written))?;
@@ -379,6 +431,7 @@ pub fn switch_with(
         moved,
         drift,
         systemd: units,
+        owners,
     })
 }
 

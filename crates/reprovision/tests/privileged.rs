@@ -53,6 +53,7 @@ fn stage(root: &Path, cfg: &[u8]) {
         from_generation: Some(1),
         has_config: true,
         allow_data_loss: false,
+        owners: Default::default(),
         plan_hash: None,
     };
     reset::stage(root, &s, Some(cfg), &OemEdits::default()).unwrap();

@@ -134,6 +134,11 @@ fn human(p: &Plan, color: bool) -> String {
             }
         }
     }
+    for c in &p.owner_changes {
+        s.push_str(&format!(
+            "{y}owner id changes{n}: {c} (kept data; needs --remap-owners or --keep-owner-ids)\n"
+        ));
+    }
     if let Some(u) = &p.unit_actions {
         let rows = [
             ("stop and disable", "unit file no longer declared", &u.stop),

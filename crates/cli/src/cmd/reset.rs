@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use reignite_reprovision::keep::{KeepPattern, KeepSet};
+use reignite_reprovision::owners::OwnerPolicy;
 use reignite_reprovision::reset::{self, OemEdits, Staged};
 
 /// Arguments of `reignite reset`.
@@ -29,6 +30,8 @@ pub struct Args {
     /// Allow dropping paths the previous generation kept.
     #[arg(long)]
     pub allow_data_loss: bool,
+    #[command(flatten)]
+    pub owners: super::switch::OwnerArgs,
     /// Refuse unless the plan in FILE (from `reignite plan -o`) is still exact.
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
@@ -217,6 +220,13 @@ pub fn run(args: Args) -> Result<i32> {
         if let Some(pf) = &args.plan {
             super::plan::check_plan_file(pf, &plan)?;
         }
+        let owned: Vec<_> = plan.owner_changes.iter().filter(|c| c.paths > 0).collect();
+        if !owned.is_empty() && args.owners.policy() == OwnerPolicy::Refuse {
+            for c in &owned {
+                eprintln!("  kept data owned by an id that changes: {c}");
+            }
+            bail!("kept data is owned by users or groups whose id the new config changes; pass --remap-owners to chown it to the new ids, or --keep-owner-ids to leave it; nothing was staged");
+        }
         if !plan.data_no_longer_kept.is_empty() && !args.allow_data_loss {
             for p in &plan.data_no_longer_kept {
                 let (bytes, entries) =
@@ -247,6 +257,7 @@ pub fn run(args: Args) -> Result<i32> {
             .current,
         has_config: canonical.is_some(),
         allow_data_loss: args.allow_data_loss,
+        owners: args.owners.policy(),
         plan_hash: None,
     };
     let oem = OemEdits {

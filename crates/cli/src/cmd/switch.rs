@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use reignite_reprovision::generations::Store;
+use reignite_reprovision::owners::OwnerPolicy;
 use reignite_reprovision::systemd::{Systemd, SystemdReport};
 
 /// Output formats of the reconfiguration commands.
@@ -33,6 +34,28 @@ pub struct SystemdArgs {
     /// On a live `/`: `systemctl try-restart` units whose files changed.
     #[arg(long)]
     pub restart_units: bool,
+}
+
+/// Owner options shared by `switch` and `reset`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct OwnerArgs {
+    /// Kept data owned by a user or group whose id changes: chown it to the new id.
+    #[arg(long, conflicts_with = "keep_owner_ids")]
+    pub remap_owners: bool,
+    /// Kept data owned by a user or group whose id changes: leave its numeric owner.
+    #[arg(long)]
+    pub keep_owner_ids: bool,
+}
+
+impl OwnerArgs {
+    /// The policy the flags select (refuse by default).
+    pub(crate) fn policy(&self) -> OwnerPolicy {
+        match (self.remap_owners, self.keep_owner_ids) {
+            (true, _) => OwnerPolicy::Remap,
+            (_, true) => OwnerPolicy::Keep,
+            _ => OwnerPolicy::Refuse,
+        }
+    }
 }
 
 /// Test hook: `REIGNITE_TEST_LIVE_ROOT=DIR` makes DIR count as the running
@@ -82,6 +105,8 @@ pub struct Args {
     pub plan: Option<PathBuf>,
     #[command(flatten)]
     pub systemd: SystemdArgs,
+    #[command(flatten)]
+    pub owners: OwnerArgs,
     /// Output format.
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
@@ -127,6 +152,7 @@ pub fn run(args: Args) -> Result<i32> {
     let opts = reignite_reprovision::switch::SwitchOptions {
         try_seconds: try_secs,
         systemd: systemd.clone(),
+        owners: args.owners.policy(),
     };
     let mut out = reignite_reprovision::switch::switch_with(&args.root, &prov, &bytes, &opts)
         .with_context(|| {
@@ -172,6 +198,7 @@ pub fn run(args: Args) -> Result<i32> {
                 "moved": out.moved,
                 "drift": out.drift,
                 "systemd": out.systemd,
+                "owners": out.owners,
                 "try": try_note,
             });
             println!("{}", serde_json::to_string_pretty(&v)?);
@@ -184,6 +211,13 @@ pub fn run(args: Args) -> Result<i32> {
                 out.moved
             );
             print_systemd(&out.systemd);
+            for c in out.owners.iter().filter(|c| c.paths > 0) {
+                let what = match args.owners.policy() {
+                    OwnerPolicy::Remap => "remapped",
+                    _ => "left with the old id",
+                };
+                println!("owners: {c}: {what}");
+            }
             if let Some(n) = &try_note {
                 println!("Trying generation {}: {n}.", out.generation);
             }

@@ -252,6 +252,23 @@ pub fn switch_plan(root: &Path, canonical: &[u8]) -> Result<Plan, BootError> {
         changes,
         data_no_longer_kept: Vec::new(),
         warnings: Vec::new(),
+        owner_changes: {
+            // What generation N created is rewritten by the switch.
+            let created: BTreeSet<String> = old_nodes
+                .iter()
+                .filter(|n| n["created"].as_bool().unwrap_or(true))
+                .filter_map(|n| Some(n["path"].as_str()?.trim_start_matches('/').to_string()))
+                .collect();
+            let skip = |rel: &str| crate::owners::skip_system(rel) || created.contains(rel);
+            let mut c = crate::owners::predicted_changes(root, &v);
+            crate::owners::count(root, &[String::new()], &skip, &mut c).map_err(|source| {
+                BootError::Owners {
+                    path: root.to_path_buf(),
+                    source,
+                }
+            })?;
+            c
+        },
         unit_actions: Some(crate::systemd::unit_actions(
             store
                 .config(n)
