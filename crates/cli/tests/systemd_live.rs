@@ -364,3 +364,58 @@ fn the_timer_command_reverts_an_unconfirmed_try() {
         .iter()
         .any(|c| c == "systemctl stop new.service [present]"));
 }
+
+#[test]
+fn a_tried_reset_gets_its_timer_when_boot_runs() {
+    // On the running system's `/` with systemd: a transient timer.
+    let h = host();
+    let cfg = v2(h._dir.path());
+    ok(&h.live(&["reset", "--root", &h.r(), "--try", "10m", &cfg], &[]));
+    assert!(h.calls().is_empty(), "staging runs nothing");
+    let stdout = ok(&h.live(&["boot", "--root", &h.r()], &[]));
+    assert!(
+        stdout.contains("Trying generation 2: reverts in"),
+        "{stdout}"
+    );
+    let calls = h.calls();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(
+        calls[0],
+        "systemctl is-active --quiet reignite-try-revert.timer [absent]"
+    );
+    assert!(
+        calls[1].starts_with("systemd-run --unit=reignite-try-revert --on-active=")
+            && calls[1].contains(&format!("rollback --if-unconfirmed --root {}", h.r())),
+        "{}",
+        calls[1]
+    );
+
+    // In the initramfs: runtime units for the real system's systemd.
+    let h = host();
+    let cfg = v2(h._dir.path());
+    ok(&h.run(&["reset", "--root", &h.r(), "--try", "10m", &cfg], &[]));
+    let units = h._dir.path().join("run-systemd-system");
+    let stdout = ok(&h.run(
+        &[
+            "boot",
+            "--root",
+            &h.r(),
+            "--try-timer-dir",
+            &units.display().to_string(),
+        ],
+        &[],
+    ));
+    assert!(
+        stdout.contains("reignite-try-revert.timer reverts it in"),
+        "{stdout}"
+    );
+    assert!(h.calls().is_empty());
+    let service = std::fs::read_to_string(units.join("reignite-try-revert.service")).unwrap();
+    assert!(
+        service.contains("rollback --if-unconfirmed --root /\n"),
+        "{service}"
+    );
+    assert!(units
+        .join("timers.target.wants/reignite-try-revert.timer")
+        .exists());
+}

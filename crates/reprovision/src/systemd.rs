@@ -370,6 +370,49 @@ impl Systemd {
     }
 }
 
+/// Writes the `--try` revert as runtime units into `dir` (the initramfs's
+/// `/run/systemd/system`, which the real system's systemd reads after the
+/// switch to the new root): `reignite-try-revert.timer` (`OnActiveSec=`,
+/// pulled in by `timers.target`) and the oneshot `.service` running
+/// `command`. Like a transient timer, it is gone after the next reboot.
+/// Returns the files written.
+pub fn write_runtime_timer(
+    dir: &Path,
+    seconds: u64,
+    command: &[String],
+) -> std::io::Result<Vec<PathBuf>> {
+    let exec = command
+        .iter()
+        .map(|a| {
+            if a.contains([' ', '"', '\\', '$', '%', ';']) {
+                Err(std::io::Error::other(format!(
+                    "cannot put {a:?} into a unit's ExecStart="
+                )))
+            } else {
+                Ok(a.as_str())
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?
+        .join(" ");
+    let timer = format!(
+        "[Unit]\nDescription=reignite: revert an unconfirmed --try\n\n[Timer]\nOnActiveSec={seconds}s\nAccuracySec=1s\n"
+    );
+    let service = format!(
+        "[Unit]\nDescription=reignite: revert an unconfirmed --try\n\n[Service]\nType=oneshot\nExecStart={exec}\n"
+    );
+    let wants = dir.join("timers.target.wants");
+    std::fs::create_dir_all(&wants)?;
+    let t = format!("{TRY_UNIT}.timer");
+    let sv = format!("{TRY_UNIT}.service");
+    crate::util::write_bytes(dir, &t, timer.as_bytes(), 0o644)?;
+    crate::util::write_bytes(dir, &sv, service.as_bytes(), 0o644)?;
+    let link = wants.join(&t);
+    if std::fs::symlink_metadata(&link).is_err() {
+        std::os::unix::fs::symlink(format!("../{t}"), &link)?;
+    }
+    Ok(vec![dir.join(t), dir.join(sv), link])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,6 +464,42 @@ mod tests {
             ["dropped-dropin.service", "edited.service", "new.service"]
         );
         assert_eq!(unit_actions(Some(&b), &b).changed, Vec::<String>::new());
+    }
+
+    #[test]
+    fn runtime_timer_units() {
+        let d = tempfile::tempdir().unwrap();
+        let cmd: Vec<String> = [
+            "/usr/bin/reignite",
+            "rollback",
+            "--if-unconfirmed",
+            "--root",
+            "/",
+        ]
+        .map(String::from)
+        .to_vec();
+        let files = write_runtime_timer(d.path(), 600, &cmd).unwrap();
+        assert_eq!(files.len(), 3);
+        let timer = std::fs::read_to_string(d.path().join("reignite-try-revert.timer")).unwrap();
+        assert!(timer.contains("\nOnActiveSec=600s\n"), "{timer}");
+        let service =
+            std::fs::read_to_string(d.path().join("reignite-try-revert.service")).unwrap();
+        assert!(
+            service.contains("\nExecStart=/usr/bin/reignite rollback --if-unconfirmed --root /\n"),
+            "{service}"
+        );
+        assert_eq!(
+            std::fs::read_link(
+                d.path()
+                    .join("timers.target.wants/reignite-try-revert.timer")
+            )
+            .unwrap()
+            .display()
+            .to_string(),
+            "../reignite-try-revert.timer"
+        );
+        let bad = vec!["/a b".to_string()];
+        assert!(write_runtime_timer(d.path(), 1, &bad).is_err());
     }
 
     #[test]

@@ -21,6 +21,10 @@ pub struct Args {
     /// Use this config (Ignition JSON or Butane YAML) instead of the staged one.
     #[arg(long, value_name = "CONFIG")]
     pub config: Option<PathBuf>,
+    /// Where a reset's `--try` revert timer goes as runtime units (default in
+    /// the initramfs: /run/systemd/system).
+    #[arg(long, value_name = "DIR", help_heading = "Advanced Options")]
+    pub try_timer_dir: Option<PathBuf>,
     #[command(flatten)]
     pub butane: crate::input::ButaneArgs,
 }
@@ -116,6 +120,51 @@ impl Provisioner for EngineProvisioner {
     }
 }
 
+/// A reset staged with `--try`: schedules its revert. On the running
+/// system's `/` with systemd: a transient timer (`systemd-run`); in the
+/// initramfs (or with `--try-timer-dir`): runtime units the real system's
+/// systemd starts after the switch to the new root; otherwise the next
+/// `reignite boot` reverts an expired try.
+fn schedule_try(args: &Args, generation: u64) -> Result<()> {
+    use reignite_reprovision::generations;
+    let st = generations::Store::new(&args.root).state()?;
+    let Some(deadline) = st.try_deadline.filter(|_| st.current == Some(generation)) else {
+        return Ok(());
+    };
+    let secs = deadline.saturating_sub(generations::now()).max(1);
+    let systemd = super::switch::detect_systemd(&args.root, &Default::default());
+    if systemd.skip_reason().is_none() {
+        let mut report = systemd.report(Default::default());
+        let cmd = super::switch::revert_command(&args.root, false)?;
+        systemd.schedule_revert(&mut report, secs, &cmd)?;
+        super::switch::print_systemd(&report);
+        println!("Trying generation {generation}: reverts in {secs}s unless `reignite confirm`.");
+        return Ok(());
+    }
+    let dir = args.try_timer_dir.clone().or_else(|| {
+        Path::new("/etc/initrd-release")
+            .exists()
+            .then(|| PathBuf::from("/run/systemd/system"))
+    });
+    match dir {
+        Some(dir) => {
+            // After the switch to the new root, it is `/`.
+            let cmd = super::switch::revert_command(Path::new("/"), false)?;
+            reignite_reprovision::systemd::write_runtime_timer(&dir, secs, &cmd)
+                .with_context(|| format!("writing the --try revert timer into {}", dir.display()))?;
+            println!(
+                "Trying generation {generation}: {}/{}.timer reverts it in {secs}s unless `reignite confirm`.",
+                dir.display(),
+                reignite_reprovision::systemd::TRY_UNIT
+            );
+        }
+        None => println!(
+            "Trying generation {generation}: no revert timer (not in the initramfs, no systemd on this root); the next `reignite boot` reverts it after {secs}s unless confirmed."
+        ),
+    }
+    Ok(())
+}
+
 /// Runs `reignite boot`.
 pub fn run(args: Args) -> Result<i32> {
     recover_hold(&args.root)?;
@@ -147,6 +196,7 @@ pub fn run(args: Args) -> Result<i32> {
                 "Reset {}: generation {generation} provisioned; {moved} subtree(s) moved to the trash until `reignite confirm`.",
                 args.root.display()
             );
+            schedule_try(&args, generation)?;
         }
         BootOutcome::RevertedTo(g) => {
             println!(

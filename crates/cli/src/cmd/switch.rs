@@ -118,7 +118,7 @@ pub struct Args {
 }
 
 /// The command the `--try` timer runs.
-fn revert_command(root: &Path, restart_units: bool) -> Result<Vec<String>> {
+pub(crate) fn revert_command(root: &Path, restart_units: bool) -> Result<Vec<String>> {
     let exe =
         std::env::current_exe().context("locating the reignite binary for the --try timer")?;
     let mut cmd = vec![
