@@ -31,9 +31,9 @@ enum Command {
     Apply(cmd::apply::Args),
     /// Manage GPT A/B USR slots: status, install, activate, mark-good, rollback.
     Slots(cmd::slots::Args),
-    /// Show what `reset` would change on a root, with a reason for each change.
+    /// Show what `reset` (or `switch`) would change, with a reason for each change.
     Plan(cmd::plan::Args),
-    /// Live transition to a new config (not implemented yet).
+    /// Live transition to a new config, no reboot (systemd units on a live /).
     Switch(cmd::switch::Args),
     /// Stage a full reset for the next boot (also flatcar-reset's options).
     Reset(cmd::reset::Args),
