@@ -295,7 +295,13 @@ pub(crate) fn purge_tree(top: &Path, threads: usize) -> Result<u64, PurgeError> 
     let fail = |rel: PathBuf, f: Fail| {
         ctx.failed.store(true, Ordering::Relaxed);
         let mut slot = first_error.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_none() || f.errno != Errno::CANCELED {
+        // The first real error wins over "stopped because of it".
+        let cancelled =
+            |e: &PurgeError| e.source.raw_os_error() == Some(Errno::CANCELED.raw_os_error());
+        if slot
+            .as_ref()
+            .is_none_or(|e| cancelled(e) && f.errno != Errno::CANCELED)
+        {
             *slot = Some(f.into_error(&rel));
         }
     };
@@ -453,9 +459,16 @@ pub(crate) fn purge_tree(top: &Path, threads: usize) -> Result<u64, PurgeError> 
 #[cfg(test)]
 mod tests;
 
-/// Threads for a purge: the machine's parallelism, at most 4 (unlinks in
-/// independent directories scale until the filesystem journal saturates).
+/// Threads for a purge: `REIGNITE_PURGE_THREADS` if set (benchmarks), else
+/// the machine's parallelism, at most 4 (unlinks in independent directories
+/// scale until the filesystem journal saturates).
 pub(crate) fn default_threads() -> usize {
+    if let Some(n) = std::env::var("REIGNITE_PURGE_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        return n.clamp(1, 64);
+    }
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
