@@ -191,6 +191,7 @@ pub fn apply(
     let (manifest, next_point) = provision_inner(
         root,
         config,
+        &sha,
         &opts,
         on_event,
         Some((generation, &canonical)),
@@ -254,7 +255,8 @@ pub fn provision(
     on_event: &mut dyn FnMut(&Event),
 ) -> Result<Manifest, ApplyError> {
     check_root(root)?;
-    Ok(provision_inner(root, config, &opts, on_event, None)?.0)
+    let (_, sha) = canonical_config(config);
+    Ok(provision_inner(root, config, &sha, &opts, on_event, None)?.0)
 }
 
 /// Removes the journal of a finished apply/provision and syncs its directory.
@@ -286,12 +288,12 @@ fn check_root(root: &Root) -> Result<(), ApplyError> {
 fn provision_inner(
     root: &Root,
     config: &Config,
+    sha: &str,
     opts: &ApplyOptions<'_>,
     on_event: &mut dyn FnMut(&Event),
     record: Option<(u64, &str)>,
 ) -> Result<(Manifest, usize), ApplyError> {
     let root_name = root.display().display().to_string();
-    let (_, sha) = canonical_config(config);
     // The state directory is reignite's own and never part of the manifest.
     let (state_dir, _) = root
         .mkdir_all(STATE_DIR, 0o755)
@@ -314,7 +316,7 @@ fn provision_inner(
     journal.file = Some(std::fs::File::from(jfd));
     journal.sync = opts.durability == Durability::Fsync;
     journal.append(&JournalEntry::Begin {
-        config_sha256: sha.clone(),
+        config_sha256: sha.to_string(),
     })?;
     let now = opts.now.unwrap_or_else(|| {
         std::time::SystemTime::now()
@@ -326,7 +328,7 @@ fn provision_inner(
         root,
         fetcher: opts.fetcher,
         durability: opts.durability,
-        manifest: Manifest::new(sha.clone()),
+        manifest: Manifest::new(sha),
         journal,
         fail_at: opts.fail_at,
         commits: 0,
@@ -335,6 +337,7 @@ fn provision_inner(
         recorded_parents: Default::default(),
         scanned_dirs: Default::default(),
         dir_cache: None,
+        prepared: Default::default(),
         now,
     };
     passwd::run(&mut ctx, &config.passwd)?;

@@ -242,6 +242,17 @@ impl Journal {
         Ok(())
     }
 
+    /// Appends several entries in one write (nothing when `es` is empty).
+    pub fn append_all(&mut self, es: &[JournalEntry]) -> Result<(), ApplyError> {
+        let Some((last, rest)) = es.split_last() else {
+            return Ok(());
+        };
+        for e in rest {
+            self.defer(e);
+        }
+        self.append(last)
+    }
+
     /// [`Journal::append`], then `fdatasync` whatever the durability mode:
     /// for an entry that must be on disk before a change that cannot be
     /// recognised otherwise (an in-place append).
@@ -335,6 +346,9 @@ pub(crate) struct Ctx<'a> {
     /// directory this apply replaced. See `crate::dircache` for why a cached
     /// descriptor stays inside the root.
     pub dir_cache: Option<DirCache>,
+    /// Files announced in the journal ahead of their creation, by resolved
+    /// path (`crate::ahead`).
+    pub prepared: HashMap<String, crate::ahead::Prepared>,
 }
 
 impl Ctx<'_> {
@@ -427,8 +441,16 @@ impl Ctx<'_> {
 
     /// [`Root::lstat`], through the cached parent directory.
     pub fn lstat(&mut self, path: &str) -> io::Result<Option<rustix::fs::Stat>> {
+        Ok(self.root_lstat_parent_missing(path)?.0)
+    }
+
+    /// [`Ctx::lstat`], also telling whether `path`'s parent is missing.
+    pub fn root_lstat_parent_missing(
+        &mut self,
+        path: &str,
+    ) -> io::Result<(Option<rustix::fs::Stat>, bool)> {
         if self.dir_cache.is_none() || path == "/" {
-            return self.root.lstat(path);
+            return Ok((self.root.lstat(path)?, false));
         }
         let (parent, name) = split_parent(path);
         let dir = match self.cached_dir(parent) {
@@ -443,12 +465,12 @@ impl Ctx<'_> {
                     if e.raw_os_error() == Some(rustix::io::Errno::NOENT.raw_os_error())
                         || e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) =>
                 {
-                    return Ok(None)
+                    return Ok((None, true))
                 }
                 Err(e) => return Err(e),
             },
         };
-        crate::root::lstat_at(dir.as_fd(), name)
+        Ok((crate::root::lstat_at(dir.as_fd(), name)?, false))
     }
 
     /// Creates the parent directories of `path` (resolved) as needed, records
@@ -538,7 +560,7 @@ impl Ctx<'_> {
         opts: WriteOptions,
         fill: &mut dyn FnMut(&mut dyn Write) -> Result<(), ApplyError>,
     ) -> Result<(String, u64), ApplyError> {
-        self.write_file_with(path, opts, false, fill)
+        self.write_file_with(path, opts, false, None, fill)
     }
 
     /// [`Ctx::write_file`] for a path found absent: the file is linked in
@@ -549,7 +571,21 @@ impl Ctx<'_> {
         opts: WriteOptions,
         fill: &mut dyn FnMut(&mut dyn Write) -> Result<(), ApplyError>,
     ) -> Result<(String, u64), ApplyError> {
-        self.write_file_with(path, opts, true, fill)
+        self.write_file_with(path, opts, true, None, fill)
+    }
+
+    /// [`Ctx::write_new_file`] for a file announced ahead
+    /// (`crate::ahead`): its contents are known and already journaled.
+    pub fn write_prepared_file(
+        &mut self,
+        path: &str,
+        opts: WriteOptions,
+        prepared: &crate::ahead::Prepared,
+    ) -> Result<(String, u64), ApplyError> {
+        let data = &prepared.data;
+        self.write_file_with(path, opts, true, Some(&prepared.sha256), &mut |w| {
+            w.write_all(data).ctx(|| format!("writing {path}"))
+        })
     }
 
     fn write_file_with(
@@ -557,6 +593,7 @@ impl Ctx<'_> {
         path: &str,
         opts: WriteOptions,
         new: bool,
+        journaled: Option<&str>,
         fill: &mut dyn FnMut(&mut dyn Write) -> Result<(), ApplyError>,
     ) -> Result<(String, u64), ApplyError> {
         let dir = self.parent_dir(path)?;
@@ -585,7 +622,13 @@ impl Ctx<'_> {
                 }
                 let (buf, sha, len) = w.finish();
                 buf.into_inner().map_err(|e| e.into_error())?;
-                if let Err(e) = journal.append(&JournalEntry::Intent {
+                if let Some(announced) = journaled {
+                    if announced != sha {
+                        return Err(io::Error::other(format!(
+                            "contents changed since they were announced (sha256 {sha}, announced {announced})"
+                        )));
+                    }
+                } else if let Err(e) = journal.append(&JournalEntry::Intent {
                     path: path.to_string(),
                     sha256: sha.clone(),
                 }) {

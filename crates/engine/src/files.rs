@@ -119,19 +119,35 @@ fn create_all(
     ordered: Vec<(usize, String, Entry<'_>)>,
     hard: Vec<(String, Entry<'_>)>,
 ) -> Result<(), ApplyError> {
-    for (resolved, e) in ordered.into_iter().map(|(_, r, e)| (r, e)).chain(hard) {
+    let all: Vec<(String, Entry<'_>)> = ordered
+        .into_iter()
+        .map(|(_, r, e)| (r, e))
+        .chain(hard)
+        .collect();
+    for (i, (resolved, e)) in all.iter().enumerate() {
+        if i % crate::ahead::WINDOW == 0 {
+            let window = all[i..].iter().take(crate::ahead::WINDOW);
+            crate::ahead::announce(
+                ctx,
+                window.filter_map(|(r, e)| match e {
+                    Entry::File(f) => Some((r.as_str(), *f)),
+                    _ => None,
+                }),
+            )?;
+        }
+        let resolved = resolved.as_str();
         if e.node().overwrite == Some(true) {
             ctx.commit_point()?;
             ctx.forget_dirs();
             ctx.root
-                .remove_all(&resolved)
+                .remove_all(resolved)
                 .ctx(|| format!("error removing existing file {}", e.node().path))?;
         }
         match e {
-            Entry::Dir(d) => directory(ctx, d, &resolved)?,
-            Entry::File(f) => file(ctx, f, &resolved)?,
-            Entry::Link(l) if l.hard == Some(true) => hard_link(ctx, l, &resolved)?,
-            Entry::Link(l) => symlink(ctx, l, &resolved)?,
+            Entry::Dir(d) => directory(ctx, d, resolved)?,
+            Entry::File(f) => file(ctx, f, resolved)?,
+            Entry::Link(l) if l.hard == Some(true) => hard_link(ctx, l, resolved)?,
+            Entry::Link(l) => symlink(ctx, l, resolved)?,
         }
     }
     Ok(())
@@ -241,6 +257,10 @@ fn file(ctx: &mut Ctx<'_>, f: &File, resolved: &str) -> Result<(), ApplyError> {
         ctx.note_parents(resolved, false)?;
     }
     let path = &f.node.path;
+    if ctx.prepared.contains_key(resolved) {
+        // Announced ahead, so found absent then and still absent now.
+        return new_file(ctx, f, resolved);
+    }
     let st = ctx
         .lstat(resolved)
         .ctx(|| format!("stat() failed on {path}"))?;
@@ -301,6 +321,12 @@ fn file(ctx: &mut Ctx<'_>, f: &File, resolved: &str) -> Result<(), ApplyError> {
     if let (Some(st), true) = (&st, existing_regular) {
         return crate::append::append_in_place(ctx, f, resolved, st);
     }
+    new_file(ctx, f, resolved)
+}
+
+/// Creates the file at `resolved`, which is absent.
+fn new_file(ctx: &mut Ctx<'_>, f: &File, resolved: &str) -> Result<(), ApplyError> {
+    let path = &f.node.path;
     // A new file: 0:0 and 0644 unless the config says otherwise.
     let (uid, gid) = lookup_ids(ctx, path, &f.node.user, &f.node.group, (0, 0))?;
     let mode = f.mode.map(|m| m as u32 & 0o7777).unwrap_or(0o644);
@@ -309,6 +335,20 @@ fn file(ctx: &mut Ctx<'_>, f: &File, resolved: &str) -> Result<(), ApplyError> {
         owner: Some((uid, gid)),
         durability: ctx.durability,
     };
+    if let Some(p) = ctx.prepared.remove(resolved) {
+        // Announced ahead (`crate::ahead`).
+        let content = ctx.write_prepared_file(resolved, opts, &p)?;
+        ctx.record(
+            resolved,
+            Some(path),
+            RecordKind::File,
+            Origin::Declared,
+            true,
+            Some(content),
+        )?;
+        ctx.event("files", path.clone(), "created");
+        return Ok(());
+    }
     ctx.note_created_for_write(resolved);
     let contents = &f.contents;
     let appends = &f.append;

@@ -9,6 +9,7 @@
 //! constants ([`STATE_DIR`], [`generation_dir`], [`CURRENT`]).
 
 pub(crate) mod accounts;
+mod ahead;
 mod append;
 mod apply;
 mod context;

@@ -519,3 +519,82 @@ fn per_file_fsync_gives_the_same_tree() {
     reignite_engine::apply(&root, &cfg, o, &mut |_| {}).unwrap();
     assert_eq!(snapshot(a.path(), false), snapshot(b.path(), false));
 }
+
+/// 300 files in 7 directories: several windows of files announced ahead in
+/// the journal (one journal write per window).
+fn many_files_config() -> reignite_spec::Config {
+    let files: Vec<_> = (0..300)
+        .map(|i| {
+            let mut f =
+                json!({"path": format!("/m/d{}/f{i}", i % 7), "contents": data(&format!("{i}\n"))});
+            if i % 50 == 7 {
+                f = json!({"path": format!("/m/d{}/f{i}", i % 7)});
+            }
+            f
+        })
+        .collect();
+    v(json!({"storage": {"files": files}}))
+}
+
+fn manifest_of(r: &std::path::Path) -> reignite_engine::Manifest {
+    let m =
+        std::fs::read_to_string(r.join("var/lib/reignite/generations/1/manifest.json")).unwrap();
+    reignite_engine::Manifest::from_json(&m).unwrap()
+}
+
+#[test]
+fn interrupted_between_files_announced_ahead_then_rerun_completes() {
+    let cfg = many_files_config();
+    let clean = tempfile::tempdir().unwrap();
+    run(clean.path(), &cfg).unwrap();
+    let want = snapshot(clean.path(), true);
+    let want_manifest = manifest_summary(&manifest_of(clean.path()));
+    // Before the first file, inside the first window, at a window boundary,
+    // inside a later window.
+    for n in [0, 1, 60, 127, 128, 129, 200, 299] {
+        let t = tempfile::tempdir().unwrap();
+        assert!(
+            matches!(
+                run_failing_at(t.path(), &cfg, n),
+                Err(ApplyError::Injected(_))
+            ),
+            "point {n}"
+        );
+        let _ = run_failing_at(t.path(), &cfg, n / 2);
+        run(t.path(), &cfg).unwrap_or_else(|e| panic!("re-run after failure at {n}: {e}"));
+        assert_eq!(snapshot(t.path(), true), want, "tree after failure at {n}");
+        assert_eq!(
+            manifest_summary(&manifest_of(t.path())),
+            want_manifest,
+            "manifest after failure at {n}"
+        );
+    }
+}
+
+#[test]
+fn hash_mismatch_in_a_window_stops_at_that_file() {
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    let mut bad = data("five");
+    bad.verification.hash = Some(format!("sha256-{}", "0".repeat(64)));
+    let files: Vec<_> = (0..10)
+        .map(|i| {
+            let c = if i == 5 {
+                bad.clone()
+            } else {
+                data(&i.to_string())
+            };
+            json!({"path": format!("/w/f{i}"), "contents": c})
+        })
+        .collect();
+    let e = run(r, &v(json!({"storage": {"files": files}}))).unwrap_err();
+    assert!(e.to_string().contains("/w/f5"), "{e}");
+    for i in 0..10 {
+        assert_eq!(r.join(format!("w/f{i}")).exists(), i < 5, "f{i}");
+    }
+    let left: Vec<String> = snapshot(r, false)
+        .into_keys()
+        .filter(|p| p.contains(".reignite-tmp-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
