@@ -135,9 +135,12 @@ fn human(p: &Plan, color: bool) -> String {
         }
     }
     for c in &p.owner_changes {
-        s.push_str(&format!(
-            "{y}owner id changes{n}: {c} (kept data; needs --remap-owners or --keep-owner-ids)\n"
-        ));
+        let note = if c.paths > 0 {
+            "kept data: needs --remap-owners or --keep-owner-ids"
+        } else {
+            "owns no kept data"
+        };
+        s.push_str(&format!("{y}owner id changes{n}: {c} ({note})\n"));
     }
     if let Some(u) = &p.unit_actions {
         let rows = [
