@@ -63,12 +63,14 @@ fn declared_units(config: &serde_json::Value) -> BTreeMap<String, UnitDecl> {
         let Some(name) = u["name"].as_str() else {
             continue;
         };
+        let masked = u["mask"].as_bool() == Some(true);
         let mut d = UnitDecl {
-            enabled: u["enabled"].as_bool(),
+            // A masked unit has no enablement to preset.
+            enabled: u["enabled"].as_bool().filter(|_| !masked),
             ..UnitDecl::default()
         };
         let unit_path = format!("/etc/systemd/system/{name}");
-        if u["mask"].as_bool() == Some(true) {
+        if masked {
             d.files.insert((unit_path.clone(), "-> /dev/null".into()));
         } else if let Some(c) = u["contents"].as_str() {
             d.has_contents = true;
@@ -440,6 +442,7 @@ mod tests {
             unit("same.service", Some("[Service]\n"), Some(true)),
             unit("edited.service", Some("[Service]\nA=1\n"), None),
             unit("vendor.service", None, Some(true)),
+            json!({"name": "masked.service", "mask": true, "enabled": true}),
             json!({"name": "dropped-dropin.service", "dropins": [{"name": "x.conf", "contents": "[Unit]\n"}]}),
         ]);
         let b = cfg(vec![
@@ -461,7 +464,13 @@ mod tests {
         );
         assert_eq!(
             got.changed,
-            ["dropped-dropin.service", "edited.service", "new.service"]
+            [
+                "dropped-dropin.service",
+                "edited.service",
+                "masked.service",
+                "new.service"
+            ],
+            "an unmasked unit changed too"
         );
         assert_eq!(unit_actions(Some(&b), &b).changed, Vec::<String>::new());
     }
