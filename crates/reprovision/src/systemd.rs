@@ -476,6 +476,53 @@ mod tests {
     }
 
     #[test]
+    fn calls_in_order_and_errors_name_the_unit() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let log = d.path().join("log");
+        let fake = d.path().join("systemctl");
+        std::fs::write(
+            &fake,
+            format!(
+                "#!/bin/sh\necho \"$*\" >> {}\n[ \"$2\" = bad.service ] && {{ echo 'Unit bad.service is broken.' >&2; exit 1; }}\nexit 0\n",
+                log.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let s = Systemd::with_programs(&fake, "/nonexistent/systemd-run").restart_units(true);
+        let mut r = s.report(UnitActions {
+            stop: vec!["old.service".into()],
+            preset: vec!["a.service".into()],
+            changed: vec!["a.service".into()],
+        });
+        s.before_files(&mut r).unwrap();
+        s.after_files(&mut r).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            "stop old.service\ndisable old.service\ndaemon-reload\npreset a.service\ntry-restart a.service\n"
+        );
+        assert_eq!(r.calls.len(), 5);
+        let mut r = s.report(UnitActions {
+            preset: vec!["bad.service".into()],
+            ..UnitActions::default()
+        });
+        let e = s.after_files(&mut r).unwrap_err().to_string();
+        assert!(e.contains("applying the preset of unit bad.service"), "{e}");
+        assert!(e.contains("Unit bad.service is broken."), "{e}");
+        assert_eq!(r.error.as_deref(), Some(e.as_str()));
+        // Skipped: nothing runs.
+        let off = Systemd::skipped("--no-systemd was given");
+        let mut r = off.report(UnitActions {
+            stop: vec!["x.service".into()],
+            ..UnitActions::default()
+        });
+        off.before_files(&mut r).unwrap();
+        off.after_files(&mut r).unwrap();
+        assert!(r.calls.is_empty());
+    }
+
+    #[test]
     fn runtime_timer_units() {
         let d = tempfile::tempdir().unwrap();
         let cmd: Vec<String> = [
