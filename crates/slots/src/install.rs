@@ -184,9 +184,13 @@ struct Job<'a> {
 /// The stage that writes each chunk at `base + off` (the aligned part
 /// through `direct` when given, the rest through `dev`) and, every `window`
 /// bytes and at the end, reports the end of the written range on `done`.
+/// A direct write refused with `EINVAL` (a file system stricter than it
+/// said) switches this and every later chunk to `dev` and sets `buffered`,
+/// so the flusher goes back to flushing every window.
 fn write_stage<'a, D: BlockDev + Send>(
     dev: &'a mut D,
     mut direct: Option<(Writer, usize)>,
+    buffered: &'a AtomicBool,
     job: &'a Job<'a>,
     mut done: impl FnMut(u64) -> Result<(), Error> + Send + 'a,
 ) -> Stage<'a> {
@@ -195,8 +199,16 @@ fn write_stage<'a, D: BlockDev + Send>(
         let err = |at: u64| io_err(format!("writing {} at byte {at}", job.target));
         let mut split = 0;
         if let Some((w, align)) = direct.as_mut() {
-            split = b.len() / *align * *align;
-            w(job.base + off, &b[..split]).map_err(err(off))?;
+            let n = b.len() / *align * *align;
+            match w(job.base + off, &b[..n]) {
+                Ok(()) => split = n,
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+                    tracing::debug!("direct write refused ({e}); writing through the page cache");
+                    direct = None;
+                    buffered.store(true, Ordering::Release);
+                }
+                Err(e) => return Err(err(off)(e)),
+            }
         }
         if split < b.len() {
             let at = off + split as u64;
@@ -246,6 +258,7 @@ fn write_and_verify<D: BlockDev + Send>(
     // the flush before it is re-read; buffered writes are flushed and
     // dropped from the cache window by window.
     let flush_every_window = direct_write.is_none();
+    let buffered = AtomicBool::new(flush_every_window);
     tracing::debug!(
         "writing {target} {}, re-reading it {}",
         if flush_every_window {
@@ -260,6 +273,7 @@ fn write_and_verify<D: BlockDev + Send>(
         }
     );
     let writing_done = AtomicBool::new(false);
+    let buffered = &buffered;
     std::thread::scope(|scope| {
         // writer → flusher: ends of written windows; flusher → verifier:
         // ends of durable windows.
@@ -268,7 +282,7 @@ fn write_and_verify<D: BlockDev + Send>(
         let flusher = scope.spawn(move || -> Result<(), Error> {
             let mut from = 0u64;
             for end in written_rx {
-                if flush_every_window || end == size {
+                if buffered.load(Ordering::Acquire) || end == size {
                     flush(base + from, end - from)
                         .map_err(io_err(format!("flushing {target} up to byte {end}")))?;
                     from = end;
@@ -316,7 +330,7 @@ fn write_and_verify<D: BlockDev + Send>(
                 stages.push(hash_stage(h));
             }
             let write_align = if flush_every_window { 1 } else { align };
-            stages.push(write_stage(dev, direct_write, job, move |end| {
+            stages.push(write_stage(dev, direct_write, buffered, job, move |end| {
                 written_tx
                     .send(end)
                     .map_err(|_| Error::Verify(format!("the flusher of {target} stopped")))
@@ -366,7 +380,8 @@ fn write_then_verify<D: BlockDev + Send>(
         if let Some(h) = wh.as_mut() {
             stages.push(hash_stage(h));
         }
-        stages.push(write_stage(&mut *dev, None, job, |_| Ok(())));
+        let buffered = AtomicBool::new(true);
+        stages.push(write_stage(&mut *dev, None, &buffered, job, |_| Ok(())));
         Chain {
             total: size,
             chunk: job.chunk,

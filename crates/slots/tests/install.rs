@@ -271,6 +271,8 @@ struct RotFile {
     dev: FileDev,
     rot: Option<u64>,
     direct: bool,
+    /// Direct writes at or after this image offset fail with EINVAL.
+    einval_from: Option<u64>,
 }
 
 fn rotting(mut r: Reader, rot: Option<u64>) -> Reader {
@@ -305,6 +307,14 @@ impl BlockDev for RotFile {
         r.direct = match (self.direct, r.direct) {
             (true, Some(mut d)) => {
                 d.read = rotting(d.read, self.rot);
+                if let (Some(from), Some(mut w)) = (self.einval_from, d.write.take()) {
+                    d.write = Some(Box::new(move |off, buf: &[u8]| {
+                        if off >= from {
+                            return Err(std::io::Error::from(std::io::ErrorKind::InvalidInput));
+                        }
+                        w(off, buf)
+                    }));
+                }
                 Some(d)
             }
             _ => None,
@@ -372,6 +382,7 @@ fn concurrent_verify_writes_exactly_and_catches_rot() {
                 dev: FileDev::open(&img, true, 512).unwrap(),
                 rot: None,
                 direct,
+                einval_from: None,
             };
             let mut d = Disk::open(dev).unwrap();
             let r = install(&mut d, None, SlotId::B, &p, &opts).unwrap();
@@ -399,6 +410,7 @@ fn concurrent_verify_writes_exactly_and_catches_rot() {
                         dev: FileDev::open(&img, true, 512).unwrap(),
                         rot: Some(start + at),
                         direct,
+                        einval_from: None,
                     };
                     let mut d = Disk::open(dev).unwrap();
                     let opts = InstallOptions {
@@ -423,5 +435,60 @@ fn concurrent_verify_writes_exactly_and_catches_rot() {
                 }
             }
         }
+    }
+}
+
+/// A file system that accepts the probe but refuses direct writes part-way:
+/// the install falls back to the page cache (flushing every window again)
+/// and the slot still holds exactly the payload.
+#[test]
+fn refused_direct_writes_fall_back_to_buffered() {
+    if !have_sgdisk("refused_direct_writes_fall_back_to_buffered") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("disk.img");
+    let len = 5 * 65536 + 300;
+    flatcar_small(&img, &[]);
+    if FileDev::open(&img, true, 512)
+        .unwrap()
+        .reread()
+        .unwrap()
+        .direct
+        .is_none()
+    {
+        eprintln!(
+            "SKIP refused_direct_writes_fall_back_to_buffered: no O_DIRECT in {}",
+            dir.path().display()
+        );
+        return;
+    }
+    for from in [0u64, 2 * 65536] {
+        flatcar_small(&img, &[]);
+        let start = slot_b_start(&img);
+        let (p, data) = payload(dir.path(), len);
+        let dev = RotFile {
+            dev: FileDev::open(&img, true, 512).unwrap(),
+            rot: None,
+            direct: true,
+            einval_from: Some(start + from),
+        };
+        let mut d = Disk::open(dev).unwrap();
+        let opts = InstallOptions {
+            activate: true,
+            chunk_size: Some(65536),
+            verify_window: Some(65536),
+            ..Default::default()
+        };
+        install(&mut d, None, SlotId::B, &p, &opts).unwrap();
+        drop(d);
+        use std::os::unix::fs::FileExt;
+        let mut got = vec![0u8; len];
+        std::fs::File::open(&img)
+            .unwrap()
+            .read_exact_at(&mut got, start)
+            .unwrap();
+        assert!(got == data, "fallback from byte {from}: slot content");
+        assert!(sgdisk_clean(&img));
     }
 }
