@@ -36,6 +36,19 @@ fn find_unit(root: &Path, name: &str) -> Option<(&'static str, String)> {
     None
 }
 
+/// A unit masked in `/etc/systemd/system` (a link to `/dev/null` or an empty
+/// file): systemctl ignores enable/disable/preset for it, so do we.
+fn is_masked(root: &Path, name: &str) -> bool {
+    let p = root.join("etc/systemd/system").join(name);
+    match std::fs::symlink_metadata(&p) {
+        Ok(m) if m.file_type().is_symlink() => {
+            std::fs::read_link(&p).is_ok_and(|t| t == Path::new("/dev/null"))
+        }
+        Ok(m) => m.is_file() && m.len() == 0,
+        Err(_) => false,
+    }
+}
+
 /// `(WantedBy, RequiredBy)` targets of a unit file's `[Install]` section.
 fn install_targets(text: &str) -> Vec<(String, &'static str)> {
     let mut out = Vec::new();
@@ -72,6 +85,9 @@ pub fn apply_enablement(root: &Path, manifest: &mut serde_json::Value) -> std::i
     let mut added = Vec::new();
     for (name, enabled) in units {
         let Some(enabled) = enabled else { continue };
+        if is_masked(root, &name) {
+            continue;
+        }
         let Some((dir, file)) = find_unit(root, &name) else {
             continue;
         };
@@ -98,6 +114,9 @@ pub fn apply_enablement(root: &Path, manifest: &mut serde_json::Value) -> std::i
                 }));
             } else if std::fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink()) {
                 std::fs::remove_file(&link)?;
+                // As `systemctl disable`: a `.wants`/`.requires` directory the
+                // removal leaves empty goes too (fails harmlessly when not empty).
+                let _ = std::fs::remove_dir(root.join(&rel_dir));
             }
         }
     }
@@ -159,12 +178,38 @@ mod tests {
             link("etc/systemd/system/getty.target.wants/getty@tty1.service"),
             "/usr/lib/systemd/system/getty@.service"
         );
-        assert!(!r
-            .join("etc/systemd/system/old.target.wants/off.service")
-            .exists());
+        assert!(
+            std::fs::symlink_metadata(r.join("etc/systemd/system/old.target.wants")).is_err(),
+            "the disabled link and the .wants directory it leaves empty are gone"
+        );
         assert_eq!(n, 8, "4 directories and 4 links recorded");
         assert_eq!(m["nodes"].as_array().unwrap().len(), 8);
         // Idempotent.
+        assert_eq!(apply_enablement(r, &mut m).unwrap(), 0);
+    }
+
+    #[test]
+    fn masked_units_are_left_alone() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        let sys = r.join("etc/systemd/system");
+        std::fs::create_dir_all(sys.join("old.target.wants")).unwrap();
+        std::fs::create_dir_all(r.join("usr/lib/systemd/system")).unwrap();
+        std::fs::write(
+            r.join("usr/lib/systemd/system/m.service"),
+            "[Install]\nWantedBy=old.target\n",
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("/dev/null", sys.join("m.service")).unwrap();
+        std::os::unix::fs::symlink("/x", sys.join("old.target.wants/m.service")).unwrap();
+        let mut m = serde_json::json!({"nodes": [], "units": [
+            {"name": "m.service", "enabled": false}
+        ]});
+        assert_eq!(apply_enablement(r, &mut m).unwrap(), 0);
+        assert!(std::fs::symlink_metadata(sys.join("old.target.wants/m.service")).is_ok());
+        let mut m = serde_json::json!({"nodes": [], "units": [
+            {"name": "m.service", "enabled": true}
+        ]});
         assert_eq!(apply_enablement(r, &mut m).unwrap(), 0);
     }
 }
