@@ -387,6 +387,29 @@ mod tests {
     }
 
     #[test]
+    fn header_in_a_4096_byte_sector() {
+        // 128 entries of 128 bytes are 4 sectors of 4096 bytes (32 of 512).
+        let mut s = vec![0u8; 4096];
+        s[..512].copy_from_slice(&sample_header());
+        s[40..48].copy_from_slice(&6u64.to_le_bytes());
+        s[48..56].copy_from_slice(&58u64.to_le_bytes());
+        let h = Header { raw: s }.relocated(1, 63, 2, 0);
+        let p = Header::parse(h.raw(), 1, 64).unwrap();
+        assert_eq!((p.array_sectors(4096), p.array_sectors(512)), (4, 32));
+        // Bytes past the 92-byte header in the 4096-byte sector are kept.
+        let mut raw = h.raw().to_vec();
+        raw[4000] = 0xaa;
+        let b = Header { raw }.relocated(63, 1, 59, 0);
+        assert_eq!(b.raw()[4000], 0xaa);
+        assert!(Header::parse(b.raw(), 63, 64).is_ok());
+        // Entries at LBA 2..=5 must end before first usable LBA 6.
+        let e = Header::parse(h.relocated(1, 63, 3, 0).raw(), 1, 64).unwrap_err();
+        assert!(e.contains("entry array LBA 3..=6"), "{e}");
+        let e = Header::parse(h.relocated(1, 63, u64::MAX - 1, 0).raw(), 1, 64).unwrap_err();
+        assert!(e.contains("beyond any device"), "{e}");
+    }
+
+    #[test]
     fn relocated_keeps_unknown_bytes_and_mirrors() {
         let mut raw = sample_header();
         raw[12..16].copy_from_slice(&96u32.to_le_bytes());
