@@ -598,3 +598,41 @@ fn hash_mismatch_in_a_window_stops_at_that_file() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn many_files_are_reported_and_recorded_in_order() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = many_files_config();
+    let f = DataFetcher;
+    let root = reignite_engine::Root::open(t.path()).unwrap();
+    let mut events = Vec::new();
+    reignite_engine::apply(&root, &cfg, opts(&f), &mut |e| {
+        if e.step == "files" {
+            events.push(e.subject.clone());
+        }
+    })
+    .unwrap();
+    let want: Vec<String> = cfg
+        .storage
+        .files
+        .iter()
+        .map(|f| f.node.path.clone())
+        .collect();
+    assert_eq!(events, want);
+    let declared: Vec<String> = manifest_of(t.path())
+        .nodes
+        .iter()
+        .filter(|n| n.origin == reignite_engine::manifest::Origin::Declared)
+        .map(|n| n.path.clone())
+        .collect();
+    assert_eq!(declared, want);
+    for (i, p) in want.iter().enumerate() {
+        let got = std::fs::read_to_string(t.path().join(&p[1..])).unwrap();
+        let expect = if i % 50 == 7 {
+            String::new()
+        } else {
+            format!("{i}\n")
+        };
+        assert_eq!(got, expect, "{p}");
+    }
+}
