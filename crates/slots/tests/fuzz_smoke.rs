@@ -11,6 +11,7 @@
 //! stage. The seed images are built here, byte by byte from the UEFI layout,
 //! not with the crate's own encoder.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -259,6 +260,16 @@ fn mutated_tables_never_panic_and_round_trip() {
             Outcome::Slots,
             "seed with {ss}-byte sectors"
         );
+    }
+    // FUZZ_SMOKE_CORPUS=DIR writes the seeds in the fuzz target's input
+    // format (a mode byte choosing the sector size, then the image).
+    if let Some(dir) = std::env::var_os("FUZZ_SMOKE_CORPUS") {
+        std::fs::create_dir_all(&dir).unwrap();
+        for (i, (ss, img)) in seeds.iter().enumerate() {
+            let mut input = vec![u8::from(*ss == 4096)];
+            input.extend_from_slice(img);
+            std::fs::write(Path::new(&dir).join(format!("seed-{i}")), input).unwrap();
+        }
     }
     let mut rng = Rng(0x2545_F491_4F6C_DD1D);
     let start = Instant::now();

@@ -5,7 +5,8 @@
 //! and a repair whose results must read back identical and clean. It must
 //! never panic; memory is bounded by the 4 MiB entry-array limit and the
 //! input size. Seeds: run the smoke test (`cargo test -p reignite-slots
-//! --test fuzz_smoke`) or start from an empty corpus.
+//! --test fuzz_smoke` with `FUZZ_SMOKE_CORPUS=<absolute dir>`) or start
+//! from an empty corpus.
 //! Run: `cd crates/slots/fuzz && cargo +nightly fuzz run gpt_read -- -max_len=1048576`.
 
 #![no_main]
