@@ -150,7 +150,7 @@ fn write_state_file(
         std::ffi::OsStr::new(name),
         &WriteOptions {
             mode,
-            owner: Some((0, 0)),
+            owner: root_owner(),
             durability,
         },
         |f| {
@@ -162,6 +162,13 @@ fn write_state_file(
         },
     )
     .ctx(|| format!("writing {path}"))
+}
+
+/// The owner of reignite's state files and the result file: 0:0 when
+/// running as root; otherwise the files keep the user's ids (non-root applies
+/// to a root the user owns, where no chown is possible or needed).
+fn root_owner() -> Option<(u32, u32)> {
+    rustix::process::geteuid().is_root().then_some((0, 0))
 }
 
 /// Applies `config` (merged and validated) to `root`.
@@ -443,7 +450,7 @@ fn result_file(
     let created = previous.is_none() || ours;
     let opts = WriteOptions {
         mode: 0o600,
-        owner: Some((0, 0)),
+        owner: root_owner(),
         durability: ctx.durability,
     };
     let content = ctx.write_file(&resolved, opts, &mut |w| {

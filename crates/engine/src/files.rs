@@ -327,12 +327,28 @@ fn file(ctx: &mut Ctx<'_>, f: &File, resolved: &str) -> Result<(), ApplyError> {
 /// Creates the file at `resolved`, which is absent.
 fn new_file(ctx: &mut Ctx<'_>, f: &File, resolved: &str) -> Result<(), ApplyError> {
     let path = &f.node.path;
-    // A new file: 0:0 and 0644 unless the config says otherwise.
-    let (uid, gid) = lookup_ids(ctx, path, &f.node.user, &f.node.group, (0, 0))?;
+    // A new file: 0644 unless the config says otherwise; the owner the
+    // config names, else the one it gets by being created — as Ignition,
+    // which chowns a new file to its own owner by default (0:0 as root; the
+    // user's ids when not root, so no chown is needed, and the directory's
+    // group below a setgid directory).
+    let declared = f.node.user.id.is_some()
+        || f.node.user.name.as_deref().is_some_and(|n| !n.is_empty())
+        || f.node.group.id.is_some()
+        || f.node.group.name.as_deref().is_some_and(|n| !n.is_empty());
+    let owner = if declared {
+        let me = (
+            rustix::process::geteuid().as_raw(),
+            rustix::process::getegid().as_raw(),
+        );
+        Some(lookup_ids(ctx, path, &f.node.user, &f.node.group, me)?)
+    } else {
+        None
+    };
     let mode = f.mode.map(|m| m as u32 & 0o7777).unwrap_or(0o644);
     let opts = WriteOptions {
         mode,
-        owner: Some((uid, gid)),
+        owner,
         durability: ctx.durability,
     };
     if let Some(p) = ctx.prepared.remove(resolved) {
