@@ -309,31 +309,55 @@ impl Walker<'_> {
 }
 
 /// Total size in bytes and number of entries of the subtree at `path`
-/// (not following symlinks, not crossing filesystems).
+/// (not following symlinks, not crossing filesystems). Descriptor-relative:
+/// one `getdents64` pass and one `fstatat` by name per entry, no path built.
 pub fn du(path: &Path) -> (u64, u64) {
-    fn walk(p: &Path, dev: u64, acc: &mut (u64, u64)) {
-        let Ok(md) = std::fs::symlink_metadata(p) else {
-            return;
-        };
-        if md.dev() != dev {
-            return;
-        }
-        acc.1 += 1;
-        if md.is_dir() {
-            if let Ok(rd) = std::fs::read_dir(p) {
-                for e in rd.flatten() {
-                    walk(&e.path(), dev, acc);
-                }
-            }
-        } else if md.is_file() {
-            acc.0 += md.len();
-        }
-    }
+    use rustix::fs::{FileType, Mode, OFlags};
     let mut acc = (0, 0);
-    if let Ok(md) = std::fs::symlink_metadata(path) {
-        walk(path, md.dev(), &mut acc);
+    let Ok(st) = rustix::fs::lstat(path) else {
+        return acc;
+    };
+    acc.1 += 1;
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::RegularFile => acc.0 += st.st_size as u64,
+        FileType::Directory => {
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            if let Ok(fd) = rustix::fs::open(path, flags, Mode::empty()) {
+                du_dir(std::os::fd::AsFd::as_fd(&fd), st.st_dev, &mut acc);
+            }
+        }
+        _ => {}
     }
     acc
+}
+
+fn du_dir(dir: std::os::fd::BorrowedFd<'_>, dev: u64, acc: &mut (u64, u64)) {
+    use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+    let mut buf = vec![std::mem::MaybeUninit::uninit(); 16 * 1024];
+    let mut it = rustix::fs::RawDir::new(dir, &mut buf);
+    while let Some(Ok(e)) = it.next() {
+        let name = e.file_name();
+        if matches!(name.to_bytes(), b"." | b"..") {
+            continue;
+        }
+        let Ok(st) = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) else {
+            continue;
+        };
+        if st.st_dev != dev {
+            continue;
+        }
+        acc.1 += 1;
+        match FileType::from_raw_mode(st.st_mode) {
+            FileType::RegularFile => acc.0 += st.st_size as u64,
+            FileType::Directory => {
+                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+                if let Ok(fd) = rustix::fs::openat(dir, name, flags, Mode::empty()) {
+                    du_dir(std::os::fd::AsFd::as_fd(&fd), dev, acc);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 #[cfg(test)]
