@@ -636,3 +636,33 @@ fn many_files_are_reported_and_recorded_in_order() {
         assert_eq!(got, expect, "{p}");
     }
 }
+
+#[test]
+fn new_file_without_declared_owner_keeps_its_creation_owner() {
+    if !is_root() {
+        eprintln!("skipping: needs root to chown the fixture");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let r = t.path();
+    std::fs::create_dir(r.join("sg")).unwrap();
+    std::os::unix::fs::chown(r.join("sg"), Some(0), Some(1234)).unwrap();
+    std::fs::set_permissions(r.join("sg"), PermissionsExt::from_mode(0o2775)).unwrap();
+    let cfg = v(json!({"storage": {"files": [
+        {"path": "/sg/f", "contents": data("x")},
+        {"path": "/sg/g", "contents": data("y"), "group": {"id": 0}},
+        {"path": "/plain", "contents": data("z")}
+    ]}}));
+    let Outcome::Applied { manifest, .. } = run(r, &cfg).unwrap() else {
+        panic!("not applied");
+    };
+    // As Ignition: the owner a new file gets by being created (here the
+    // setgid directory's group), unless the config names one.
+    let md = std::fs::metadata(r.join("sg/f")).unwrap();
+    assert_eq!((md.uid(), md.gid()), (0, 1234));
+    assert_eq!(manifest.node("/sg/f").unwrap().gid, 1234);
+    let md = std::fs::metadata(r.join("sg/g")).unwrap();
+    assert_eq!((md.uid(), md.gid()), (0, 0));
+    let md = std::fs::metadata(r.join("plain")).unwrap();
+    assert_eq!((md.uid(), md.gid(), md.mode() & 0o7777), (0, 0, 0o644));
+}
