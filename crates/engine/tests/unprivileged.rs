@@ -12,10 +12,6 @@
 //! with `REIGNITE_UNPRIV_ROOT`/`REIGNITE_UNPRIV_CONFIG` set, running only
 //! [`unprivileged_child`], which applies through the library.
 //!
-//! Cases listed in [`KNOWN_GAPS`] still differ because of code outside the
-//! users/units steps; they are printed, not failed, and a gap that closes
-//! is reported so the entry can go.
-//!
 //! Skips with a reason when not root, or when `setpriv` or Ignition 2.14 is
 //! missing.
 
@@ -30,21 +26,6 @@ use serde_json::{json, Value};
 
 const IGNITION: &str = "/usr/lib/dracut/modules.d/30ignition/ignition";
 const NOBODY: u32 = 65534;
-
-/// (case, reason) pairs that still fail under reignite as 65534 although
-/// Ignition succeeds; the fixes are outside the files this test guards.
-const KNOWN_GAPS: &[(&str, &str)] = &[
-    (
-        "files",
-        "files.rs gives new files the fixed owner 0:0 (fchown fails with EPERM); \
-         Ignition's default is the new node's own owner (the process)",
-    ),
-    (
-        "units",
-        "apply.rs writes /etc/.ignition-result.json and the state under \
-         /var/lib/reignite with owner 0:0 (fchown fails with EPERM)",
-    ),
-];
 
 fn setpriv() -> Command {
     let mut c = Command::new("setpriv");
@@ -240,7 +221,6 @@ fn apply_as_unprivileged_user_matches_ignition() {
         return;
     }
     let mut failures = Vec::new();
-    let mut gaps = Vec::new();
     for (name, body) in cases() {
         let mut cfg = body.clone();
         cfg["ignition"] = json!({"version": "3.3.0"});
@@ -258,7 +238,6 @@ fn apply_as_unprivileged_user_matches_ignition() {
         let before = snapshot(&b, false);
         let ign = run_ignition(&w.path().join("a"), &a, &config);
         let rei = run_reignite_child(&b, &config);
-        let gap = KNOWN_GAPS.iter().find(|(n, _)| *n == name);
         let outcome = match (&ign, &rei) {
             (Err(_), Err(_)) => {
                 if name.starts_with("users") || name.starts_with("groups") {
@@ -295,23 +274,14 @@ fn apply_as_unprivileged_user_matches_ignition() {
             }
             _ => Err(format!("ignition {ign:?}, reignite {rei:?}")),
         };
-        match (outcome, gap) {
-            (Ok(()), None) => {}
-            (Ok(()), Some(_)) => {
-                eprintln!("{name}: known gap closed; remove it from KNOWN_GAPS")
-            }
-            (Err(e), Some((_, why))) => gaps.push(format!("{name}: {why}\n  {e}")),
-            (Err(e), None) => failures.push(format!("{name}: {e}")),
+        if let Err(e) = outcome {
+            failures.push(format!("{name}: {e}"));
         }
     }
     eprintln!(
-        "unprivileged apply: {} cases, {} known gaps, {} failures",
+        "unprivileged apply: {} cases, {} failures",
         cases().len(),
-        gaps.len(),
         failures.len()
     );
-    for g in &gaps {
-        eprintln!("  known gap {g}");
-    }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
