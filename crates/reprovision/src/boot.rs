@@ -527,7 +527,11 @@ pub fn data_no_longer_kept(
     from: u64,
     new: &KeepSet,
 ) -> Result<Vec<String>, BootError> {
-    let old = store.keep(from)?;
+    let mut old = store.keep(from)?;
+    // A generation recorded by `apply` (the engine) has no keep.json: its
+    // keep-set is its config's keep.d. Without the config the previous
+    // keep-set is unknown, which is an error, not an empty keep-set.
+    old.extend(config_keep_patterns(&store.config(from)?)?);
     if old.is_empty() {
         return Ok(Vec::new());
     }

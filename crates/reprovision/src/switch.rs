@@ -129,6 +129,40 @@ pub(crate) fn collapse(root: &Path, paths: impl IntoIterator<Item = String>) -> 
     out
 }
 
+/// Root-relative paths of the nodes and unit files a config declares.
+fn declared_paths(cfg: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for k in ["files", "directories", "links"] {
+        for n in cfg["storage"][k].as_array().into_iter().flatten() {
+            if let Some(p) = n["path"].as_str() {
+                out.push(rel(p));
+            }
+        }
+    }
+    for u in cfg["systemd"]["units"].as_array().into_iter().flatten() {
+        if let Some(name) = u["name"].as_str() {
+            out.push(format!("etc/systemd/system/{name}"));
+            for d in u["dropins"].as_array().into_iter().flatten() {
+                if let Some(dn) = d["name"].as_str() {
+                    out.push(format!("etc/systemd/system/{name}.d/{dn}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The proper ancestors of a root-relative path (`a/b/c` -> `a/b`, `a`).
+fn ancestors(p: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut a = p;
+    while let Some((parent, _)) = a.rsplit_once('/') {
+        out.push(parent.to_string());
+        a = parent;
+    }
+    out
+}
+
 fn created_paths(m: &serde_json::Value) -> Vec<String> {
     m["nodes"]
         .as_array()
@@ -351,6 +385,14 @@ pub fn switch_with(
     // The manifest of a files stage that ran, for the undo of a refusal
     // after it (everything it created goes aside, not only declared nodes).
     let mut applied: Option<serde_json::Value> = None;
+    // Directories a failing files stage may create for the declared nodes
+    // (missing now, after the moves): its undo removes them too, or a full
+    // disk would leave e.g. an empty `/opt` behind.
+    let missing_parents: Vec<String> = declared_paths(&new_cfg)
+        .iter()
+        .flat_map(|p| ancestors(p))
+        .filter(|a| std::fs::symlink_metadata(root.join(a)).is_err())
+        .collect();
     let result = write_filtered_accounts(root, &old, &users, &groups)
         .map_err(|source| BootError::Factory {
             path: root.join("etc"),
@@ -382,16 +424,11 @@ pub fn switch_with(
                 .filter(|d| j.moved.iter().any(|m| m == *d))
                 .map(|s| s.to_string())
                 .collect();
-            for k in ["files", "directories", "links"] {
-                for n in v["storage"][k].as_array().into_iter().flatten() {
-                    if let Some(p) = n["path"].as_str() {
-                        written.push(rel(p));
-                    }
-                }
-            }
+            written.extend(declared_paths(&v));
             if let Some(m) = &applied {
                 written.extend(created_paths(m));
             }
+            written.extend(missing_parents);
             let written = collapse(root, written);
             trash.rollback_with(&mut j, Some(written))?;
             let _ = prov.finished(root);
