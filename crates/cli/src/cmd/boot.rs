@@ -36,11 +36,15 @@ pub(crate) fn read_config(path: &Path, butane: &crate::input::ButaneArgs) -> Res
 }
 
 /// Assembles and validates a config (fetch stage, no root touched) and
-/// returns it with its canonical JSON.
-pub(crate) fn validate_config(bytes: &[u8]) -> Result<(reignite_spec::Config, Vec<u8>)> {
+/// returns it with its canonical JSON. `name` (the file or URL) prefixes
+/// every finding, so the report says which config is wrong.
+pub(crate) fn validate_config(
+    name: &str,
+    bytes: &[u8],
+) -> Result<(reignite_spec::Config, Vec<u8>)> {
     let opts = reignite_fetch::AssembleOptions::default();
     let input = crate::input::ConfigInput {
-        name: "the new config".to_string(),
+        name: name.to_string(),
         ignition: bytes.to_vec(),
     };
     let assembled = crate::input::assemble(&input, None, None, &opts)?;
@@ -79,7 +83,8 @@ pub(crate) fn recover_hold(root: &Path) -> Result<()> {
 
 impl Provisioner for EngineProvisioner {
     fn validate(&self, config: &[u8]) -> std::result::Result<Vec<u8>, String> {
-        let (cfg, canonical) = validate_config(config).map_err(|e| format!("{e:#}"))?;
+        let (cfg, canonical) =
+            validate_config("the new config", config).map_err(|e| format!("{e:#}"))?;
         *self.config.borrow_mut() = Some(cfg);
         Ok(canonical)
     }
@@ -167,6 +172,7 @@ fn schedule_try(args: &Args, generation: u64) -> Result<()> {
 
 /// Runs `reignite boot`.
 pub fn run(args: Args) -> Result<i32> {
+    super::check_root(&args.root)?;
     recover_hold(&args.root)?;
     let config = args
         .config

@@ -64,7 +64,7 @@ pub(crate) fn compute(
     butane: &crate::input::ButaneArgs,
 ) -> Result<Plan> {
     let bytes = super::boot::read_config(config, butane)?;
-    let (_, canonical) = super::boot::validate_config(&bytes)?;
+    let (_, canonical) = super::boot::validate_config(&config.display().to_string(), &bytes)?;
     reset_plan(root, &canonical, keep, keep_mid)
         .with_context(|| format!("planning a reset of {}", root.display()))
 }
@@ -76,7 +76,7 @@ pub(crate) fn compute_switch(
     butane: &crate::input::ButaneArgs,
 ) -> Result<Plan> {
     let bytes = super::boot::read_config(config, butane)?;
-    let (_, canonical) = super::boot::validate_config(&bytes)?;
+    let (_, canonical) = super::boot::validate_config(&config.display().to_string(), &bytes)?;
     reignite_reprovision::plan::switch_plan(root, &canonical)
         .with_context(|| format!("planning a switch of {}", root.display()))
 }

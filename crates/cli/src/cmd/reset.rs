@@ -157,6 +157,7 @@ pub fn run(args: Args) -> Result<i32> {
         bail!("Need to run as root");
     }
     let root = &args.root;
+    super::check_root(root)?;
     if args.stop {
         reset::unstage(root).context("unstaging")?;
         println!("Staged reset removed (edits of /oem from earlier stagings are kept, as flatcar-reset does).");
@@ -177,12 +178,17 @@ pub fn run(args: Args) -> Result<i32> {
     }
     let canonical = match (&config_path, &args.ignition_url) {
         (Some(p), _) => {
-            Some(super::boot::validate_config(&super::boot::read_config(p, &args.butane)?)?.1)
+            let input = crate::input::read_config(p, &args.butane)?;
+            Some(
+                super::boot::validate_config(&input.name, &input.ignition)
+                    .context("nothing was staged")?
+                    .1,
+            )
         }
         // The URL's config is fetched and validated at staging; the boot
         // uses the staged copy of what was validated.
         (None, Some(url)) => Some(
-            super::boot::validate_config(&fetch_url(url, args.fetch_bound)?)
+            super::boot::validate_config(url, &fetch_url(url, args.fetch_bound)?)
                 .with_context(|| {
                     format!("the config at -U {url} is not usable; nothing was staged")
                 })?

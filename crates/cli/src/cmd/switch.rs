@@ -136,6 +136,7 @@ pub(crate) fn revert_command(root: &Path, restart_units: bool) -> Result<Vec<Str
 
 /// Runs `reignite switch`.
 pub fn run(args: Args) -> Result<i32> {
+    super::check_root(&args.root)?;
     super::boot::recover_hold(&args.root)?;
     if let Some(pf) = &args.plan {
         let plan = super::plan::compute_switch(&args.root, &args.config, &args.butane)?;
