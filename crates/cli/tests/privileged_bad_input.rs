@@ -569,3 +569,51 @@ fn bad_roots_are_named_and_nothing_is_written() {
     assert!(err.contains("reignite apply"), "{err}");
     assert!(snapshot(&empty).is_empty(), "{:?}", snapshot(&empty));
 }
+
+/// Fills the filesystem of `root` with `/filler` until a write fails.
+fn fill(root: &Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(root.join("filler")).unwrap();
+    let chunk = vec![0u8; 4096];
+    while f.write_all(&chunk).is_ok() {}
+    let _ = f.sync_all();
+}
+
+#[test]
+fn full_disk_during_reset_staging_leaves_nothing_staged() {
+    let Some(h) = host(Some(8)) else { return };
+    let data = h.kept_data();
+    // An earlier staging of another config: a failed restaging must not
+    // leave a mix of the two behind.
+    let earlier = h.cfg("earlier", true, vec![]);
+    ok(reignite(&["reset", "--root", &h.r(), &earlier]));
+    fill(&h.root);
+    let before = snapshot(&h.root);
+    let status = h.status();
+    let gen2 = h.cfg("gen2", true, vec![file("/etc/extra", "x")]);
+    let err = fails(reignite(&["reset", "--root", &h.r(), &gen2]));
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(err.contains("nothing is staged"), "{err}");
+    let after = snapshot(&h.root);
+    let staging = |p: &str| {
+        p == "selective-os-reset"
+            || p.starts_with("boot/flatcar")
+            || p.starts_with("var/lib/reignite/staged")
+    };
+    let d = diff(&before, &after, staging);
+    assert!(d.is_empty(), "failed staging changed more: {d:#?}");
+    assert!(!h.root.join("selective-os-reset").exists());
+    assert!(!h.root.join("boot/flatcar/first_boot").exists());
+    assert!(!h.root.join("var/lib/reignite/staged").exists());
+    assert_eq!(h.status(), status);
+    let out = ok(reignite(&["boot", "--root", &h.r()]));
+    assert!(out.is_empty(), "{out}");
+    assert_eq!(h.active(), 1);
+    assert_eq!(h.kept_data(), data);
+    // With space again, staging and boot work.
+    std::fs::remove_file(h.root.join("filler")).unwrap();
+    ok(reignite(&["reset", "--root", &h.r(), &gen2]));
+    ok(reignite(&["boot", "--root", &h.r()]));
+    assert_eq!(h.read("etc/extra"), "x");
+    assert_eq!(h.kept_data(), data);
+}

@@ -118,6 +118,10 @@ pub fn marker_regex(patterns: &[KeepPattern]) -> String {
 
 /// Stages a reset of `root`. `config` is the already validated canonical
 /// config (None: use `/oem/config.ign` at boot, as flatcar-reset does).
+///
+/// A staging that fails part-way (e.g. a full disk) is removed again —
+/// together with any earlier staging it was replacing — so `boot` never
+/// runs a mix of two stagings, nor one the user was told had failed.
 pub fn stage(
     root: &Path,
     staged: &Staged,
@@ -130,6 +134,19 @@ pub fn stage(
         ));
     }
     check_oem(oem)?;
+    stage_files(root, staged, config, oem).inspect_err(|_| {
+        if let Err(e) = unstage(root) {
+            tracing::warn!("removing the failed staging: {e}");
+        }
+    })
+}
+
+fn stage_files(
+    root: &Path,
+    staged: &Staged,
+    config: Option<&[u8]>,
+    oem: &OemEdits,
+) -> Result<(), ResetError> {
     let dir = root.join(STAGED_REL);
     std::fs::create_dir_all(&dir).map_err(io("creating", &dir))?;
     if let Some(c) = config {

@@ -277,7 +277,9 @@ pub fn run(args: Args) -> Result<i32> {
     if root.join(reset::MARKER).exists() {
         eprintln!("INFO: An OS reset was staged already from a previous run.");
     }
-    reset::stage(root, &staged, canonical.as_deref(), &oem).context("staging the reset")?;
+    reset::stage(root, &staged, canonical.as_deref(), &oem).context(
+        "staging the reset failed; nothing is staged (an earlier staging was removed too)",
+    )?;
     if args.backup {
         eprintln!(
             "note: -B is implied: removed paths stay in /.reignite-trash until `reignite confirm`."
