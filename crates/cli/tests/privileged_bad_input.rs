@@ -385,6 +385,18 @@ fn full_disk_during_boot_of_a_reset_returns_to_generation_1_and_stays_staged() {
     let d = diff(&staged, &snapshot(&h.root), trash_of_undone);
     assert!(d.is_empty(), "second boot: {d:#?}");
 
+    // `reset -S` ends it: nothing staged, boot is a no-op.
+    ok(reignite(&["reset", "--root", &h.r(), "-S"]));
+    assert!(!h.root.join("selective-os-reset").exists());
+    assert!(!h.root.join("var/lib/reignite/staged").exists());
+    let out = reignite(&["boot", "--root", &h.r()]);
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stderr).contains("nothing to do"),
+        "{}",
+        show(&out)
+    );
+    assert_eq!(h.active(), 1);
+
     // The next good operation: restage a config that fits, boot.
     let fits = h.cfg(
         "gen2",
@@ -568,6 +580,10 @@ fn bad_roots_are_named_and_nothing_is_written() {
     assert!(err.contains(&r), "{err}");
     assert!(err.contains("reignite apply"), "{err}");
     assert!(snapshot(&empty).is_empty(), "{:?}", snapshot(&empty));
+    // `reset` stages there on purpose: flatcar-reset's use on a host that
+    // Ignition, not reignite, provisioned.
+    ok(reignite(&["reset", "--root", &r, &cfg]));
+    assert!(empty.join("selective-os-reset").exists());
 }
 
 /// Fills the filesystem of `root` with `/filler` until a write fails.
