@@ -517,7 +517,11 @@ fn keep_set_files_that_cannot_be_read_stage_nothing() {
     // keep-set (its config's keep.d, as `apply` records no keep.json) must
     // still protect the data.
     let dropped = h.cfg("no-keep", false, vec![]);
-    refused_reset(&h, &[&dropped], &["/var/lib/data", "--allow-data-loss"]);
+    refused_reset(
+        &h,
+        &[&dropped],
+        &["/var/lib/data", "--allow-data-loss", "nothing was staged"],
+    );
     // Generation 1's recorded keep-set is unreadable (a directory where
     // the file is expected): refused, naming it.
     let kj = h.root.join("var/lib/reignite/generations/1/keep.json");

@@ -239,7 +239,7 @@ pub fn run(args: Args) -> Result<i32> {
                     reignite_reprovision::scan::du(&root.join(p.trim_start_matches('/')));
                 eprintln!("  data no longer kept: {p} ({entries} entries, {bytes} bytes)");
             }
-            bail!("the new keep-set drops data the previous generation kept; pass --allow-data-loss to accept");
+            bail!("the new keep-set drops data the previous generation kept; pass --allow-data-loss to accept; nothing was staged");
         }
     }
     let machine_id = if args.keep_machine_id {
