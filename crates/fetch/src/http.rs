@@ -16,9 +16,17 @@ use crate::proxy::ProxyConfig;
 use crate::FetchOptions;
 
 /// A configured HTTP client: one agent (pool + TLS roots) plus the policy.
+/// The agent, and with it the system trust store (~150 files read and
+/// parsed), is built on the first request: most configs fetch only `data:`
+/// URLs and should not pay for it. CA bundles are parsed up front so a bad
+/// one is still reported when the fetcher is created.
 #[derive(Debug)]
 pub(crate) struct HttpClient {
-    agent: ureq::Agent,
+    agent: std::sync::OnceLock<ureq::Agent>,
+    /// The CAs of `FetchOptions::ca_bundles` and of the config, parsed.
+    extra_cas: Vec<Certificate<'static>>,
+    connect_timeout: Option<std::time::Duration>,
+    response_header_timeout: Option<std::time::Duration>,
     proxy: ProxyConfig,
 }
 
@@ -32,29 +40,41 @@ impl HttpClient {
     /// `config_cas` are the PEM bundles of the config in force, trusted in
     /// addition to the system roots and `opts.ca_bundles`.
     pub(crate) fn new(opts: &FetchOptions, config_cas: &[Vec<u8>]) -> Result<Self, FetchError> {
-        let mut certs: Vec<Certificate<'static>> = native_roots().to_vec();
+        let mut extra_cas = Vec::new();
         for (i, pem) in opts.ca_bundles.iter().enumerate() {
-            certs.extend(parse_ca_bundle(pem, &format!("CA bundle #{i}"))?);
+            extra_cas.extend(parse_ca_bundle(pem, &format!("CA bundle #{i}"))?);
         }
         for (i, pem) in config_cas.iter().enumerate() {
-            certs.extend(parse_ca_bundle(pem, &format!("config CA #{i}"))?);
+            extra_cas.extend(parse_ca_bundle(pem, &format!("config CA #{i}"))?);
         }
-        let tls = TlsConfig::builder()
-            .root_certs(RootCerts::new_with_certs(&certs))
-            .build();
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .user_agent(AutoHeaderValue::None)
-            .accept(AutoHeaderValue::None)
-            .accept_encoding(AutoHeaderValue::None)
-            .tls_config(tls)
-            .timeout_connect(opts.connect_timeout)
-            .timeout_recv_response(opts.response_header_timeout)
-            .build();
         Ok(HttpClient {
-            agent: ureq::Agent::new_with_config(config),
+            agent: std::sync::OnceLock::new(),
+            extra_cas,
+            connect_timeout: opts.connect_timeout,
+            response_header_timeout: opts.response_header_timeout,
             proxy: ProxyConfig::new(&opts.proxy)?,
+        })
+    }
+
+    /// The agent, built on first use: system roots plus the extra CAs.
+    fn agent(&self) -> &ureq::Agent {
+        self.agent.get_or_init(|| {
+            let mut certs: Vec<Certificate<'static>> = native_roots().to_vec();
+            certs.extend(self.extra_cas.iter().cloned());
+            let tls = TlsConfig::builder()
+                .root_certs(RootCerts::new_with_certs(&certs))
+                .build();
+            let config = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .user_agent(AutoHeaderValue::None)
+                .accept(AutoHeaderValue::None)
+                .accept_encoding(AutoHeaderValue::None)
+                .tls_config(tls)
+                .timeout_connect(self.connect_timeout)
+                .timeout_recv_response(self.response_header_timeout)
+                .build();
+            ureq::Agent::new_with_config(config)
         })
     }
 
@@ -196,7 +216,7 @@ impl HttpClient {
                 });
             }
         }
-        let mut req = self.agent.get(url.as_str());
+        let mut req = self.agent().get(url.as_str());
         for (name, value) in headers {
             req = req.header(name.as_str(), value.as_str());
         }
