@@ -12,25 +12,9 @@ use proptest::prelude::*;
 use reignite_reprovision::boot::{self, BootOptions, Provisioner};
 use reignite_reprovision::generations::{NewGeneration, Store};
 use reignite_reprovision::keep::KeepSet;
-use reignite_reprovision::reset::{self, OemEdits, Staged};
+use reignite_reprovision::reset::{self, OemEdits};
 use reignite_reprovision::rollback;
 use reignite_reprovision::tree::{snapshot, NodeState};
-
-/// A staged request, built from its JSON form so that fields added later
-/// with a default need no change here.
-fn staged_request(
-    from_generation: Option<u64>,
-    allow_data_loss: bool,
-    keep_machine_id: bool,
-    try_seconds: Option<u64>,
-) -> Staged {
-    serde_json::from_value(serde_json::json!({
-        "format": 1, "keep": [], "keep-machine-id": keep_machine_id,
-        "try-seconds": try_seconds, "from-generation": from_generation,
-        "has-config": true, "allow-data-loss": allow_data_loss,
-    }))
-    .expect("a valid staged request")
-}
 
 const DECLARABLE: &[&str] = &[
     "/etc/hostname",

@@ -13,6 +13,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use reignite_reprovision::boot::Provisioner;
+use reignite_reprovision::reset::Staged;
 
 #[derive(Default)]
 pub struct TestProvisioner {
@@ -162,4 +163,20 @@ pub fn copy_tree(src: &Path, dst: &Path) {
         .status()
         .unwrap();
     assert!(st.success());
+}
+
+/// A staged request, built from its JSON form so that fields added later
+/// with a default need no change here.
+pub fn staged_request(
+    from_generation: Option<u64>,
+    allow_data_loss: bool,
+    keep_machine_id: bool,
+    try_seconds: Option<u64>,
+) -> Staged {
+    serde_json::from_value(serde_json::json!({
+        "format": 1, "keep": [], "keep-machine-id": keep_machine_id,
+        "try-seconds": try_seconds, "from-generation": from_generation,
+        "has-config": true, "allow-data-loss": allow_data_loss,
+    }))
+    .expect("a valid staged request")
 }
