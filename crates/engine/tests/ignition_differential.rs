@@ -59,20 +59,10 @@ fn sha256(s: &str) -> String {
 
 /// The pre-existing tree every case starts from.
 fn base_tree(root: &Path) {
-    for d in [
-        "etc/selinux/targeted/contexts/files",
-        "etc/systemd/system",
-        "existing/dir",
-        "usr/share",
-    ] {
+    selinux_stub(root);
+    for d in ["etc/systemd/system", "existing/dir", "usr/share"] {
         std::fs::create_dir_all(root.join(d)).unwrap();
     }
-    std::fs::write(root.join("etc/selinux/config"), "SELINUXTYPE=targeted\n").unwrap();
-    std::fs::write(
-        root.join("etc/selinux/targeted/contexts/files/file_contexts"),
-        "",
-    )
-    .unwrap();
     // An installed unit enabled for two targets, and another unit's link.
     std::fs::write(
         root.join("etc/systemd/system/foo.service"),

@@ -38,15 +38,8 @@ fn setpriv() -> Command {
 }
 
 fn base_root(root: &Path) {
-    for d in ["etc/selinux/targeted/contexts/files", "etc/systemd/system"] {
-        std::fs::create_dir_all(root.join(d)).unwrap();
-    }
-    std::fs::write(root.join("etc/selinux/config"), "SELINUXTYPE=targeted\n").unwrap();
-    std::fs::write(
-        root.join("etc/selinux/targeted/contexts/files/file_contexts"),
-        "",
-    )
-    .unwrap();
+    selinux_stub(root);
+    std::fs::create_dir_all(root.join("etc/systemd/system")).unwrap();
     std::fs::write(
         root.join("etc/passwd"),
         "root:x:0:0:root:/root:/bin/bash\ncore:x:500:500:Core:/home/core:/bin/bash\n",

@@ -172,3 +172,13 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>, skip_state:
 pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
+
+/// What Debian's Ignition 2.14 needs in a directory root to run its files
+/// stage without SELinux: `/etc/selinux/config` naming a policy and that
+/// policy's (empty) `file_contexts`; `setfiles` itself is a no-op on `PATH`.
+pub fn selinux_stub(root: &std::path::Path) {
+    let ctx = root.join("etc/selinux/targeted/contexts/files");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(root.join("etc/selinux/config"), "SELINUXTYPE=targeted\n").unwrap();
+    std::fs::write(ctx.join("file_contexts"), "").unwrap();
+}
