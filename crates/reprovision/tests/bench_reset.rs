@@ -25,7 +25,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use reignite_reprovision::boot::{self, BootOptions, Provisioner};
-use reignite_reprovision::generations::{NewGeneration, Store};
 use reignite_reprovision::reset::{self, OemEdits};
 
 const KEEP: &[&str] = &["/var/lib/docker/**", "regex:/etc/ssh/ssh_host_.*"];
@@ -40,23 +39,7 @@ fn env_n(name: &str, default: usize) -> usize {
 /// Builds the benchmark root; returns the undeclared top-level paths.
 fn build(root: &Path, kept: usize, undeclared: usize) -> Vec<String> {
     image(root);
-    let p = TestProvisioner::default();
-    let c = p
-        .validate(&config(&[("/etc/hostname", "old")], KEEP))
-        .unwrap();
-    boot::restore_factory(root, "usr/share/factory").unwrap();
-    let m = p.apply(root, &c).unwrap();
-    let keep = boot::config_keep_patterns(&c).unwrap();
-    Store::new(root)
-        .record(&NewGeneration {
-            config: &c,
-            config_sha256: "c0",
-            manifest: &m,
-            keep: &keep,
-            command: "apply",
-            try_deadline: None,
-        })
-        .unwrap();
+    provision(root, &config(&[("/etc/hostname", "old")], KEEP));
     for i in 0..kept {
         let d = root.join(format!("var/lib/docker/overlay/{}", i / 1000));
         if i % 1000 == 0 {

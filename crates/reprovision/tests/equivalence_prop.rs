@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use common::*;
 use proptest::prelude::*;
 use reignite_reprovision::boot::{self, BootOptions, Provisioner};
-use reignite_reprovision::generations::{NewGeneration, Store};
 use reignite_reprovision::keep::KeepSet;
 use reignite_reprovision::reset::{self, OemEdits};
 use reignite_reprovision::rollback;
@@ -98,21 +97,8 @@ fn run_case(
         &keep_p,
     );
     // Generation 1.
+    provision(r, &c0);
     let p = TestProvisioner::default();
-    let canonical = p.validate(&c0).unwrap();
-    boot::restore_factory(r, "usr/share/factory").unwrap();
-    let m = p.apply(r, &canonical).unwrap();
-    let k0 = boot::config_keep_patterns(&canonical).unwrap();
-    Store::new(r)
-        .record(&NewGeneration {
-            config: &canonical,
-            config_sha256: "c0",
-            manifest: &m,
-            keep: &k0,
-            command: "apply",
-            try_deadline: None,
-        })
-        .unwrap();
     // Drift.
     for d in pick(DRIFTABLE, drift) {
         let f = r.join(d.trim_start_matches('/'));

@@ -25,8 +25,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
-use reignite_reprovision::boot::{self, BootOptions, Provisioner};
-use reignite_reprovision::generations::{NewGeneration, Store};
+use reignite_reprovision::boot::{self, BootOptions};
 use reignite_reprovision::reset::{self, OemEdits};
 use reignite_reprovision::trash::{Phase, Trash};
 use reignite_reprovision::tree::{snapshot, NodeState};
@@ -49,26 +48,13 @@ fn cfg() -> Vec<u8> {
 /// Builds the template host: generation 1, 300 undeclared subtrees, kept data.
 fn template(dir: &Path) {
     image(dir);
-    let p = TestProvisioner::default();
-    let c = p
-        .validate(&config(
+    provision(
+        dir,
+        &config(
             &[("/etc/hostname", "old")],
             &["/var/lib/data/**", "/opt/*/keep"],
-        ))
-        .unwrap();
-    boot::restore_factory(dir, "usr/share/factory").unwrap();
-    let m = p.apply(dir, &c).unwrap();
-    let keep = boot::config_keep_patterns(&c).unwrap();
-    Store::new(dir)
-        .record(&NewGeneration {
-            config: &c,
-            config_sha256: "c0",
-            manifest: &m,
-            keep: &keep,
-            command: "apply",
-            try_deadline: None,
-        })
-        .unwrap();
+        ),
+    );
     // Each directory under /opt holds a kept file, so each of its other
     // entries is a removal of its own: SUBTREES renames, not one.
     for i in 0..SUBTREES / 50 {

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use common::*;
 use reignite_reprovision::boot::{self, BootOptions, BootOutcome, Provisioner};
-use reignite_reprovision::generations::{NewGeneration, Store};
+use reignite_reprovision::generations::Store;
 use reignite_reprovision::keep::KeepSet;
 use reignite_reprovision::reset::{self, OemEdits};
 use reignite_reprovision::tree::{snapshot, NodeState};
@@ -23,25 +23,6 @@ const KEEP: &[&str] = &[
     "regex:/etc/ssh/ssh_host_.*",
     "/home/*/.ssh",
 ];
-
-/// First boot: factory defaults, apply, record generation 1.
-fn provision(root: &Path, cfg: &[u8]) {
-    let p = TestProvisioner::default();
-    let canonical = p.validate(cfg).unwrap();
-    boot::restore_factory(root, "usr/share/factory").unwrap();
-    let m = p.apply(root, &canonical).unwrap();
-    let keep = boot::config_keep_patterns(&canonical).unwrap();
-    Store::new(root)
-        .record(&NewGeneration {
-            config: &canonical,
-            config_sha256: "c0",
-            manifest: &m,
-            keep: &keep,
-            command: "apply",
-            try_deadline: None,
-        })
-        .unwrap();
-}
 
 fn write(root: &Path, rel: &str, c: &str, mode: u32) {
     let p = root.join(rel);

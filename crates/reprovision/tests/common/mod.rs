@@ -12,7 +12,9 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+use reignite_reprovision::boot;
 use reignite_reprovision::boot::Provisioner;
+use reignite_reprovision::generations::{NewGeneration, Store};
 use reignite_reprovision::reset::Staged;
 
 #[derive(Default)]
@@ -179,4 +181,23 @@ pub fn staged_request(
         "has-config": true, "allow-data-loss": allow_data_loss,
     }))
     .expect("a valid staged request")
+}
+
+/// First boot: factory defaults, apply, record generation 1.
+pub fn provision(root: &Path, cfg: &[u8]) {
+    let p = TestProvisioner::default();
+    let canonical = p.validate(cfg).unwrap();
+    boot::restore_factory(root, "usr/share/factory").unwrap();
+    let m = p.apply(root, &canonical).unwrap();
+    let keep = boot::config_keep_patterns(&canonical).unwrap();
+    Store::new(root)
+        .record(&NewGeneration {
+            config: &canonical,
+            config_sha256: "c0",
+            manifest: &m,
+            keep: &keep,
+            command: "apply",
+            try_deadline: None,
+        })
+        .unwrap();
 }
