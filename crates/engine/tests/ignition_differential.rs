@@ -376,32 +376,9 @@ fn cases() -> Vec<(&'static str, &'static str, Value)> {
 const VERSIONS: [&str; 4] = ["3.0.0", "3.1.0", "3.2.0", "3.3.0"];
 
 fn run_ignition(work: &Path, root: &Path, config: &str) -> Result<(), String> {
-    let bin = work.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let setfiles = bin.join("setfiles");
-    std::fs::write(&setfiles, "#!/bin/sh\ncat >/dev/null\n").unwrap();
-    std::fs::set_permissions(
-        &setfiles,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    std::fs::write(work.join("config.ign"), config).unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = ignition_workdir(work, config);
     for stage in ["fetch", "files"] {
-        let out = Command::new(IGNITION)
-            .args(["-platform", "file", "-stage", stage, "-root"])
-            .arg(root)
-            .arg("-config-cache")
-            .arg(work.join("ignition.json"))
-            .arg("-state-file")
-            .arg(work.join("state"))
-            .arg("-log-to-stdout")
-            .env("IGNITION_CONFIG_FILE", work.join("config.ign"))
-            .env("PATH", &path)
+        let out = ignition_stage(&mut Command::new(IGNITION), work, root, stage, &path)
             .env("SOURCE_DATE_EPOCH", "1795636555")
             .output()
             .map_err(|e| e.to_string())?;

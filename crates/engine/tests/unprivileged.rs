@@ -86,33 +86,10 @@ fn cases() -> Vec<(&'static str, Value)> {
 }
 
 fn run_ignition(work: &Path, root: &Path, config: &str) -> Result<(), String> {
-    let bin = work.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::fs::write(bin.join("setfiles"), "#!/bin/sh\ncat >/dev/null\n").unwrap();
-    std::fs::set_permissions(
-        bin.join("setfiles"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    std::fs::write(work.join("config.ign"), config).unwrap();
+    let path = ignition_workdir(work, config);
     give_away(work);
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     for stage in ["fetch", "files"] {
-        let out = setpriv()
-            .arg(IGNITION)
-            .args(["-platform", "file", "-stage", stage, "-root"])
-            .arg(root)
-            .arg("-config-cache")
-            .arg(work.join("ignition.json"))
-            .arg("-state-file")
-            .arg(work.join("state"))
-            .arg("-log-to-stdout")
-            .env("IGNITION_CONFIG_FILE", work.join("config.ign"))
-            .env("PATH", &path)
+        let out = ignition_stage(setpriv().arg(IGNITION), work, root, stage, &path)
             .output()
             .map_err(|e| e.to_string())?;
         if !out.status.success() {

@@ -182,3 +182,41 @@ pub fn selinux_stub(root: &std::path::Path) {
     std::fs::write(root.join("etc/selinux/config"), "SELINUXTYPE=targeted\n").unwrap();
     std::fs::write(ctx.join("file_contexts"), "").unwrap();
 }
+
+/// Prepares `work` for one Debian Ignition 2.14 run: a no-op `setfiles`
+/// in `work/bin` and the config in `work/config.ign`. Returns the `PATH`
+/// to run it with (`work/bin` first).
+pub fn ignition_workdir(work: &std::path::Path, config: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = work.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let setfiles = bin.join("setfiles");
+    std::fs::write(&setfiles, "#!/bin/sh\ncat >/dev/null\n").unwrap();
+    std::fs::set_permissions(&setfiles, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(work.join("config.ign"), config).unwrap();
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// Adds the arguments and environment of Ignition's `stage` with the
+/// `file` platform against `root`, its cache and state files in `work`.
+pub fn ignition_stage<'c>(
+    cmd: &'c mut std::process::Command,
+    work: &std::path::Path,
+    root: &std::path::Path,
+    stage: &str,
+    path: &str,
+) -> &'c mut std::process::Command {
+    cmd.args(["-platform", "file", "-stage", stage, "-root"])
+        .arg(root)
+        .arg("-config-cache")
+        .arg(work.join("ignition.json"))
+        .arg("-state-file")
+        .arg(work.join("state"))
+        .arg("-log-to-stdout")
+        .env("IGNITION_CONFIG_FILE", work.join("config.ign"))
+        .env("PATH", path)
+}
